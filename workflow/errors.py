@@ -1,0 +1,130 @@
+"""The one error tree of caseflow.
+
+::
+
+    CaseflowError                    base; carries a stable ``code``, a Chinese ``message`` and ``details``
+    ├── DefinitionError              a workflow or organisation definition is invalid (file, key)
+    ├── InvalidInput                 a field given by a user is missing or wrong (field, reason)
+    ├── NotFound                     a case, user, department, item or file does not exist
+    ├── PermissionDenied             the actor's role or unit may not do this
+    ├── TransitionNotAllowed         the trigger is not allowed in the case's state (allowed triggers)
+    ├── GuardFailed                  the trigger is allowed but a rule refuses it now (guard, reason)
+    └── VersionConflict              the case changed since the caller read it
+
+``web/`` maps them to HTTP statuses (422, 404, 403, 409) and the CLI to exit code 2. Messages are
+for people and in Chinese; ``code`` and ``details`` are for programs. This module does no I/O.
+"""
+
+from typing import Any
+
+
+class CaseflowError(Exception):
+    """Base of every error that caseflow refuses a request with."""
+
+    code: str = "caseflow_error"
+    http_status: int = 400
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body shared by the API and ``--json`` output: error, message, details."""
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class DefinitionError(CaseflowError):
+    """A definition file is invalid. ``file`` and ``key`` (a dotted path) say where."""
+
+    code = "definition_error"
+    http_status = 500
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}", {"file": file, "key": key, "reason": reason})
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+class InvalidInput(CaseflowError):
+    """One or more input fields are wrong; ``errors`` maps each field to its reason."""
+
+    code = "invalid_input"
+    http_status = 422
+
+    def __init__(self, field: str, reason: str, *, more: dict[str, str] | None = None) -> None:
+        errors = {field: reason, **(more or {})}
+        text = "；".join(f"{name}：{why}" for name, why in errors.items())
+        super().__init__(f"输入有误：{text}", {"fields": errors})
+        self.field = field
+        self.reason = reason
+        self.errors = errors
+
+    @classmethod
+    def from_errors(cls, errors: dict[str, str]) -> "InvalidInput":
+        """One error naming every bad field (``errors`` must not be empty)."""
+        (first, reason), *rest = errors.items()
+        return cls(first, reason, more=dict(rest))
+
+
+class NotFound(CaseflowError):
+    """The thing named does not exist (or the caller may not know that it exists)."""
+
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what}不存在：{key}", {"what": what, "key": key})
+
+
+class PermissionDenied(CaseflowError):
+    """The actor may not do this; ``reason`` says which rule refused."""
+
+    code = "permission_denied"
+    http_status = 403
+
+    def __init__(self, reason: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"无权操作：{reason}", details)
+
+
+class TransitionNotAllowed(CaseflowError):
+    """``trigger`` cannot fire from ``state``; ``allowed`` lists the triggers that can."""
+
+    code = "transition_not_allowed"
+    http_status = 409
+
+    def __init__(self, trigger: str, state: str, allowed: list[str]) -> None:
+        listed = "、".join(allowed) if allowed else "无"
+        super().__init__(
+            f"当前状态“{state}”下不能执行“{trigger}”；可执行的操作：{listed}",
+            {"trigger": trigger, "state": state, "allowed": allowed},
+        )
+        self.trigger = trigger
+        self.state = state
+        self.allowed = allowed
+
+
+class GuardFailed(CaseflowError):
+    """A rule (``guard``) refuses the trigger now; ``reason`` says why, in Chinese."""
+
+    code = "guard_failed"
+    http_status = 409
+
+    def __init__(self, guard: str, reason: str) -> None:
+        super().__init__(reason, {"guard": guard})
+        self.guard = guard
+        self.reason = reason
+
+
+class VersionConflict(CaseflowError):
+    """The case's version is not the one the caller expected: someone else changed it first."""
+
+    code = "version_conflict"
+    http_status = 409
+
+    def __init__(self, case: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"案件 {case} 已被他人修改（期望版本 {expected}，当前版本 {actual}），请刷新后重试",
+            {"case": case, "expected_version": expected, "actual_version": actual},
+        )

@@ -1,0 +1,410 @@
+"""Loading workflow definitions: YAML → frozen ``WorkflowSpec``, validated before use.
+
+Every fault is a ``DefinitionError`` naming the file and the dotted key: unknown or unreachable
+states, dead ends, unknown guards, conditions, effects, roles, unit relations, departments and
+fields, bad durations. Building the state machine is ``workflow.rulebook``'s job.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+from workflow import rules
+from workflow.durations import Duration, parse_duration
+from workflow.errors import DefinitionError
+from workflow.org import ROLES, SYSTEM_ROLE, Organisation
+from workflow.spec import (
+    FIELD_TYPES,
+    ActorRule,
+    ChecklistSpec,
+    ClockSpec,
+    CreateSpec,
+    FieldSpec,
+    ItemSpec,
+    LadderStep,
+    StateSpec,
+    TransitionSpec,
+    WorkflowSpec,
+)
+from workflow.yamlfile import load_text
+
+LADDER_LEVELS = ("warned", "overdue", "supervised", "listed")
+EVIDENCE_MODES = ("none", "optional", "required")
+CHECKLIST_NAMES = ("clearing", "rectification", "signoffs")
+_TOP_KEYS = {
+    "type", "name", "number_prefix", "initial", "create", "fields", "counters", "states",
+    "transitions", "checklists", "ladder", "violation_departments", "default_review_department",
+}  # fmt: skip
+
+
+class _Reader:
+    """Typed access to raw YAML data that fails with the file and key path."""
+
+    def __init__(self, file: str, org: Organisation) -> None:
+        self.file = file
+        self.org = org
+
+    def fail(self, key: str, reason: str) -> NoReturn:
+        raise DefinitionError(self.file, key, reason)
+
+    def mapping(self, value: Any, key: str) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def names(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(key, "expected a name or a list of names")
+        return tuple(value)
+
+    def text(self, data: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
+        value = data.get(name, default)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{key}.{name}", "missing or empty")
+        return value
+
+    def duration(self, value: Any, key: str) -> Duration:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(key, str(exc))
+
+    def known(self, names: Iterable[str], allowed: Iterable[str], key: str, what: str) -> None:
+        pool = set(allowed)
+        for name in names:
+            if name not in pool:
+                self.fail(key, f"unknown {what} {name!r}; known: {', '.join(sorted(pool))}")
+
+    def only_keys(self, data: Mapping[str, Any], allowed: set[str], key: str) -> None:
+        extra = set(data) - allowed
+        if extra:
+            self.fail(f"{key}.{sorted(extra)[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def definition_version(data: Any) -> str:
+    """Content hash of a parsed definition: formatting and comments do not change it."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
+    """Parse and validate one definition given as text (a file, or a stored pinned version)."""
+    data = load_text(text, file)
+    r = _Reader(file, org)
+    top = r.mapping(data, "(document)")
+    r.only_keys(top, _TOP_KEYS, "(document)")
+    fields = _fields(r, r.mapping(top.get("fields"), "fields"))
+    states = _states(r, r.mapping(top.get("states"), "states"), fields)
+    counters = r.names(top.get("counters"), "counters")
+    checklists = _checklists(r, top.get("checklists") or {}, states, fields)
+    violation_departments = {
+        str(k): str(v) for k, v in r.mapping(top.get("violation_departments") or {}, "violation_departments").items()
+    }
+    for name, code in violation_departments.items():
+        r.known([code], org.codes(), f"violation_departments.{name}", "department")
+    review = top.get("default_review_department")
+    if review is not None:
+        r.known([review], org.codes(), "default_review_department", "department")
+    transitions = tuple(
+        _transition(r, raw, f"transitions[{i}]", states, fields, counters)
+        for i, raw in enumerate(top.get("transitions") or [])
+    )
+    if not transitions:
+        r.fail("transitions", "a workflow needs at least one transition")
+    initial = r.text(top, "initial", "(document)")
+    r.known([initial], states, "initial", "state")
+    spec = WorkflowSpec(
+        type=r.text(top, "type", "(document)"),
+        name=r.text(top, "name", "(document)"),
+        number_prefix=r.text(top, "number_prefix", "(document)"),
+        initial=initial,
+        version=definition_version(data),
+        source_file=file,
+        fields=fields,
+        create=_create(r, r.mapping(top.get("create"), "create"), fields),
+        states=states,
+        transitions=transitions,
+        checklists=checklists,
+        counters=counters,
+        ladder=_ladder(r, top.get("ladder") or {}),
+        violation_departments=violation_departments,
+        default_review_department=review,
+        source_text=text,
+    )
+    _check_graph(r, spec)
+    return spec
+
+
+def load_workflow(path: Path, org: Organisation) -> WorkflowSpec:
+    return load_workflow_text(path.read_text(encoding="utf-8"), str(path), org)
+
+
+def load_workflows(directory: Path, org: Organisation) -> dict[str, WorkflowSpec]:
+    """Every ``*.yaml`` in ``directory``, keyed by workflow type; two files of one type fail."""
+    specs: dict[str, WorkflowSpec] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        spec = load_workflow(path, org)
+        if spec.type in specs:
+            raise DefinitionError(str(path), "type", f"{spec.type!r} is also defined in {specs[spec.type].source_file}")
+        specs[spec.type] = spec
+    return specs
+
+
+def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
+    fields: dict[str, FieldSpec] = {}
+    allowed = {"label", "type", "choices", "kinds", "max_length", "min", "max", "default"}
+    for name, value in raw.items():
+        key = f"fields.{name}"
+        data = r.mapping(value, key)
+        r.only_keys(data, allowed, key)
+        kind = data.get("type")
+        if kind not in FIELD_TYPES:
+            r.fail(f"{key}.type", f"unknown field type {kind!r}; allowed: {', '.join(FIELD_TYPES)}")
+        choices = r.names(data.get("choices"), f"{key}.choices")
+        if kind in ("choice", "choice_list") and not choices:
+            r.fail(f"{key}.choices", "a choice field needs choices")
+        kinds = r.names(data.get("kinds"), f"{key}.kinds")
+        r.known(kinds, ("unit", "street", "town", "park"), f"{key}.kinds", "department kind")
+        spec = FieldSpec(
+            name=name,
+            label=r.text(data, "label", key),
+            type=kind,
+            choices=choices,
+            kinds=kinds,
+            max_length=data.get("max_length"),
+            min=data.get("min"),
+            max=data.get("max"),
+        )
+        if data.get("default") is not None:
+            from workflow.fields import normalise  # fields imports spec; avoid a cycle at import
+
+            try:
+                default = normalise(spec, data["default"], r.org)
+            except Exception as exc:  # noqa: BLE001 - any fault of a default is a definition fault
+                r.fail(f"{key}.default", f"invalid default: {exc}")
+            spec = FieldSpec(**{**spec.__dict__, "default": default})
+        fields[name] = spec
+    return fields
+
+
+def _clock(r: _Reader, raw: Any, key: str, fields: Mapping[str, FieldSpec]) -> ClockSpec:
+    data = r.mapping(raw, key)
+    allowed = {"duration", "by_field", "durations", "field", "default", "max", "from", "keeps_running", "responsible", "on_expiry"}
+    r.only_keys(data, allowed, key)
+    by_field, deadline_field = data.get("by_field"), data.get("field")
+    kinds = [k for k in ("duration", "by_field", "field") if data.get(k) is not None]
+    if len(kinds) != 1:
+        r.fail(key, "a clock needs exactly one of duration, by_field (with durations) or field")
+    durations: dict[str, Duration] = {}
+    if by_field is not None:
+        r.known([by_field], fields, f"{key}.by_field", "field")
+        raw_durations = r.mapping(data.get("durations"), f"{key}.durations")
+        r.known(raw_durations, fields[by_field].choices, f"{key}.durations", f"value of {by_field}")
+        missing = set(fields[by_field].choices) - set(raw_durations)
+        if missing:
+            r.fail(f"{key}.durations", f"no duration for {', '.join(sorted(missing))}")
+        durations = {k: r.duration(v, f"{key}.durations.{k}") for k, v in raw_durations.items()}
+    if deadline_field is not None:
+        r.known([deadline_field], fields, f"{key}.field", "field")
+        if fields[deadline_field].type != "date":
+            r.fail(f"{key}.field", f"{deadline_field!r} is not a date field")
+    anchor = data.get("from", "entry")
+    r.known([anchor], ("entry", "assignment"), f"{key}.from", "clock anchor")
+    responsible = data.get("responsible", "office")
+    r.known([responsible], ("office", *rules.RELATIONS), f"{key}.responsible", "responsible party")
+    return ClockSpec(
+        duration=r.duration(data["duration"], f"{key}.duration") if "duration" in data else None,
+        by_field=by_field,
+        durations=durations,
+        deadline_field=deadline_field,
+        default=r.duration(data["default"], f"{key}.default") if "default" in data else None,
+        max=r.duration(data["max"], f"{key}.max") if "max" in data else None,
+        anchor=anchor,
+        keeps_running=data.get("keeps_running"),
+        responsible=responsible,
+        on_expiry=data.get("on_expiry", "ladder"),
+    )
+
+
+def _states(r: _Reader, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> dict[str, StateSpec]:
+    states: dict[str, StateSpec] = {}
+    for name, value in raw.items():
+        key = f"states.{name}"
+        data = r.mapping(value, key)
+        r.only_keys(data, {"label", "terminal", "clock"}, key)
+        terminal = data.get("terminal", False)
+        if not isinstance(terminal, bool):
+            r.fail(f"{key}.terminal", "expected true or false")
+        clock = _clock(r, data["clock"], f"{key}.clock", fields) if data.get("clock") else None
+        if terminal and clock is not None:
+            r.fail(f"{key}.clock", "a terminal state has no clock")
+        states[name] = StateSpec(name, r.text(data, "label", key), terminal, clock)
+    if not states:
+        r.fail("states", "a workflow needs states")
+    for name, state in states.items():
+        if state.clock and state.clock.keeps_running:
+            r.known([state.clock.keeps_running], states, f"states.{name}.clock.keeps_running", "state")
+    return states
+
+
+def _actors(r: _Reader, raw: Any, key: str) -> tuple[ActorRule, ...]:
+    if not isinstance(raw, list) or not raw:
+        r.fail(key, "expected a non-empty list of {role, unit?, department?}")
+    result = []
+    for i, item in enumerate(raw):
+        data = r.mapping(item, f"{key}[{i}]")
+        r.only_keys(data, {"role", "unit", "department"}, f"{key}[{i}]")
+        role = data.get("role")
+        r.known([role], (*ROLES, SYSTEM_ROLE), f"{key}[{i}].role", "role")
+        unit, department = data.get("unit"), data.get("department")
+        if unit is not None:
+            r.known([unit], rules.RELATIONS, f"{key}[{i}].unit", "unit relation")
+        if department is not None:
+            r.known([department], r.org.codes(), f"{key}[{i}].department", "department")
+        result.append(ActorRule(role, unit, department))
+    return tuple(result)
+
+
+def _create(r: _Reader, data: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> CreateSpec:
+    required = r.names(data.get("required"), "create.required")
+    optional = r.names(data.get("optional"), "create.optional")
+    r.known(required + optional, fields, "create", "field")
+    return CreateSpec(_actors(r, data.get("actors"), "create.actors"), required, optional)
+
+
+def _named(r: _Reader, data: Mapping[str, Any], name: str, key: str, registry: Mapping[str, Callable[..., Any]], what: str) -> tuple[str, ...]:
+    names = r.names(data.get(name), f"{key}.{name}")
+    r.known(names, registry, f"{key}.{name}", what)
+    return names
+
+
+def _transition(r: _Reader, raw: Any, key: str, states: Mapping[str, StateSpec], fields: Mapping[str, FieldSpec], counters: tuple[str, ...]) -> TransitionSpec:
+    data = r.mapping(raw, key)
+    allowed = {"trigger", "label", "source", "dest", "internal", "actors", "required", "optional", "store",
+               "allowed_values", "when", "guards", "increment", "effects", "evidence"}  # fmt: skip
+    r.only_keys(data, allowed, key)
+    trigger = r.text(data, "trigger", key)
+    if not trigger.isidentifier() or trigger.startswith("_"):
+        r.fail(f"{key}.trigger", f"{trigger!r} is not a valid trigger name")
+    sources = r.names(data.get("source"), f"{key}.source")
+    if not sources:
+        r.fail(f"{key}.source", "missing")
+    r.known(sources, states, f"{key}.source", "state")
+    for source in sources:
+        if states[source].terminal:
+            r.fail(f"{key}.source", f"{source!r} is terminal: nothing may leave it")
+    internal = data.get("internal", False)
+    dest = None if internal else data.get("dest")
+    if not internal:
+        r.known([dest], states, f"{key}.dest", "state")
+    required = r.names(data.get("required"), f"{key}.required")
+    optional = r.names(data.get("optional"), f"{key}.optional")
+    store = r.names(data.get("store"), f"{key}.store")
+    r.known(required + optional, fields, f"{key}.required/optional", "field")
+    r.known(store, required + optional, f"{key}.store", "input of this trigger")
+    values = {str(k): r.names(v, f"{key}.allowed_values.{k}") for k, v in r.mapping(data.get("allowed_values") or {}, f"{key}.allowed_values").items()}
+    for name, choices in values.items():
+        r.known([name], required + optional, f"{key}.allowed_values", "input of this trigger")
+        r.known(choices, fields[name].choices, f"{key}.allowed_values.{name}", f"choice of {name}")
+    increment = r.names(data.get("increment"), f"{key}.increment")
+    r.known(increment, counters, f"{key}.increment", "counter")
+    evidence = data.get("evidence", "none")
+    r.known([evidence], EVIDENCE_MODES, f"{key}.evidence", "evidence mode")
+    return TransitionSpec(
+        trigger=trigger,
+        sources=sources,
+        dest=dest,
+        label=r.text(data, "label", key),
+        actors=_actors(r, data.get("actors"), f"{key}.actors"),
+        required=required,
+        optional=optional,
+        store=store,
+        allowed_values=values,
+        when=_named(r, data, "when", key, rules.CONDITIONS, "condition"),
+        guards=_named(r, data, "guards", key, rules.GUARDS, "guard"),
+        increment=increment,
+        effects=_named(r, data, "effects", key, rules.EFFECTS, "effect"),
+        evidence=evidence,
+    )
+
+
+def _checklists(r: _Reader, raw: Any, states: Mapping[str, StateSpec], fields: Mapping[str, FieldSpec]) -> dict[str, ChecklistSpec]:
+    result: dict[str, ChecklistSpec] = {}
+    seen_items: dict[str, str] = {}
+    for name, value in r.mapping(raw, "checklists").items():
+        key = f"checklists.{name}"
+        r.known([name], CHECKLIST_NAMES, key, "checklist")
+        data = r.mapping(value, key)
+        r.only_keys(data, {"label", "state", "evidence", "ordered", "chosen_by", "items"}, key)
+        state = data.get("state")
+        r.known([state], states, f"{key}.state", "state")
+        evidence = data.get("evidence", "required")
+        r.known([evidence], EVIDENCE_MODES, f"{key}.evidence", "evidence mode")
+        chosen_by = data.get("chosen_by")
+        items: dict[str, ItemSpec] = {}
+        for item_key, item_value in r.mapping(data.get("items"), f"{key}.items").items():
+            ikey = f"{key}.items.{item_key}"
+            if item_key in seen_items:
+                r.fail(ikey, f"item key also used in checklist {seen_items[item_key]!r}")
+            seen_items[item_key] = name
+            idata = r.mapping(item_value, ikey)
+            r.only_keys(idata, {"label", "actors", "required", "enabled_by"}, ikey)
+            required = r.names(idata.get("required"), f"{ikey}.required")
+            r.known(required, fields, f"{ikey}.required", "field")
+            enabled_by = idata.get("enabled_by")
+            if enabled_by is not None:
+                r.known([enabled_by], fields, f"{ikey}.enabled_by", "field")
+                if fields[enabled_by].type != "yes_no":
+                    r.fail(f"{ikey}.enabled_by", f"{enabled_by!r} is not a yes_no field")
+            items[item_key] = ItemSpec(item_key, r.text(idata, "label", ikey), _actors(r, idata.get("actors"), f"{ikey}.actors"), required, enabled_by)
+        if chosen_by is not None:
+            r.known([chosen_by], fields, f"{key}.chosen_by", "field")
+            r.known(fields[chosen_by].choices, items, f"fields.{chosen_by}.choices", f"item of checklist {name}")
+        result[name] = ChecklistSpec(name, r.text(data, "label", key), state, items, evidence, bool(data.get("ordered", False)), chosen_by)
+    return result
+
+
+def _ladder(r: _Reader, raw: Any) -> tuple[LadderStep, ...]:
+    steps = []
+    data = r.mapping(raw, "ladder")
+    r.known(data, LADDER_LEVELS, "ladder", "ladder level")
+    for level in LADDER_LEVELS:
+        if level not in data:
+            continue
+        step = r.mapping(data[level], f"ladder.{level}")
+        r.only_keys(step, {"at", "after_due"}, f"ladder.{level}")
+        if ("at" in step) == ("after_due" in step):
+            r.fail(f"ladder.{level}", "give exactly one of at (due_day_start|due_at) or after_due (a duration)")
+        if "at" in step:
+            r.known([step["at"]], ("due_day_start", "due_at"), f"ladder.{level}.at", "ladder moment")
+        after = r.duration(step["after_due"], f"ladder.{level}.after_due") if "after_due" in step else None
+        steps.append(LadderStep(level, step.get("at"), after))
+    return tuple(steps)
+
+
+def _check_graph(r: _Reader, spec: WorkflowSpec) -> None:
+    """Every state reachable from the initial one; every non-terminal state has a way out."""
+    reachable, frontier = {spec.initial}, [spec.initial]
+    while frontier:
+        state = frontier.pop()
+        for t in spec.transitions:
+            if state in t.sources and t.dest is not None and t.dest not in reachable:
+                reachable.add(t.dest)
+                frontier.append(t.dest)
+    for name in spec.states:
+        if name not in reachable:
+            r.fail(f"states.{name}", f"unreachable from the initial state {spec.initial!r}")
+    for name, state in spec.states.items():
+        leaves = any(name in t.sources and t.dest not in (None, name) for t in spec.transitions)
+        if not state.terminal and not leaves:
+            r.fail(f"states.{name}", "dead end: not terminal, and no transition leaves it")
+    for name, state in spec.states.items():
+        expiry = state.clock.on_expiry if state.clock else "ladder"
+        if expiry != "ladder" and not spec.branches(expiry, name):
+            r.fail(f"states.{name}.clock.on_expiry", f"{expiry!r} is neither 'ladder' nor a trigger out of {name!r}")

@@ -1,0 +1,230 @@
+"""The rulebook: one ``transitions`` machine per workflow definition, and the pure decisions.
+
+``Rulebook(spec, org)`` builds the machine once (``model=None``, ``auto_transitions=False``,
+``send_event=True``); every decision fires an event on a throw-away ``_Holder``, never on a
+database row. ``decide`` checks the actor, the inputs and the guards, fires, and applies stores,
+counters and effects to the ``CaseDraft``; ``complete_item`` does the same for checklist items.
+Persisting the result, locking and versions are ``cases.service``'s job.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from transitions import EventData, Machine
+
+from workflow import rules
+from workflow.case import CaseDraft
+from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, TransitionNotAllowed
+from workflow.fields import check_inputs, is_blank
+from workflow.org import SYSTEM_ROLE, Actor, Organisation
+from workflow.rules import RuleContext
+from workflow.spec import ActorRule, TransitionSpec, WorkflowSpec
+
+_CTX = "ctx"
+
+
+class _Holder:
+    """The plain object a machine moves; carries only ``state``."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one trigger did to a case (the draft itself is changed in place)."""
+
+    trigger: str
+    from_state: str
+    to_state: str
+    transition: TransitionSpec
+    inputs: dict[str, Any]
+    """The validated, normalised inputs."""
+
+
+def _condition(name: str) -> Any:
+    predicate = rules.CONDITIONS[name]
+    return lambda event: predicate(event.kwargs[_CTX])
+
+
+def _guard(name: str) -> Any:
+    guard = rules.GUARDS[name]
+
+    def check(event: EventData) -> bool:
+        guard(event.kwargs[_CTX])
+        return True
+
+    return check
+
+
+def _chosen(index: int) -> Any:
+    def mark(event: EventData) -> bool:
+        event.kwargs["chosen"].append(index)
+        return True
+
+    return mark
+
+
+class Rulebook:
+    """The rules of one definition version; thread-safe (no per-case state is kept)."""
+
+    def __init__(self, spec: WorkflowSpec, org: Organisation) -> None:
+        self.spec = spec
+        self.org = org
+        self.machine = Machine(
+            model=None,
+            states=list(spec.states),
+            initial=spec.initial,
+            auto_transitions=False,
+            send_event=True,
+            ignore_invalid_triggers=False,
+        )
+        for index, t in enumerate(spec.transitions):
+            conditions = [_condition(n) for n in t.when] + [_guard(n) for n in t.guards] + [_chosen(index)]
+            self.machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
+
+    # --- who may do what -------------------------------------------------------------------
+
+    def units(self, case: CaseDraft, relation: str) -> set[str]:
+        return rules.RELATIONS[relation](case, self.spec)
+
+    def matches(self, rule: ActorRule, actor: Actor, case: CaseDraft) -> bool:
+        if not actor.has(rule.role):
+            return False
+        if rule.department is not None and actor.department != rule.department:
+            return False
+        return rule.unit is None or actor.department in self.units(case, rule.unit)
+
+    def permitted(self, rules_: Iterable[ActorRule], actor: Actor, case: CaseDraft) -> bool:
+        return any(self.matches(rule, actor, case) for rule in rules_)
+
+    def describe(self, rules_: Iterable[ActorRule]) -> str:
+        """Who the rules allow, in Chinese: ``联席办调度员、本案属地镇街的经办人/联络员``."""
+        relation_words = {
+            "lead_unit": "主办单位",
+            "co_unit": "协办单位",
+            "town": "属地镇街",
+            "review_department": "复核部门",
+        }
+        words = []
+        for rule in rules_:
+            role = self.org.role_names.get(rule.role, "系统" if rule.role == SYSTEM_ROLE else rule.role)
+            if rule.unit:
+                words.append(f"{relation_words[rule.unit]}的{role}")
+            elif rule.department:
+                words.append(f"{self.org.name(rule.department)}的{role}")
+            else:
+                words.append(role)
+        return "、".join(words)
+
+    def allowed_triggers(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
+        """Triggers out of the case's state, limited to what ``actor`` may fire when given.
+
+        Guards are not evaluated: a trigger listed here may still be refused with a reason.
+        """
+        result = []
+        for trigger in self.spec.triggers_from(case.state):
+            branches = self.spec.branches(trigger, case.state)
+            if actor is None or any(self.permitted(b.actors, actor, case) for b in branches):
+                if actor is None and all(r.role == SYSTEM_ROLE for b in branches for r in b.actors):
+                    continue
+                result.append(trigger)
+        return result
+
+    # --- firing ------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        case: CaseDraft,
+        trigger: str,
+        actor: Actor,
+        given: Mapping[str, Any],
+        now: datetime,
+        evidence: list[str] | None = None,
+    ) -> Decision:
+        """Check and fire ``trigger``; change ``case`` in place; raise a ``CaseflowError`` (and
+        leave ``case`` unchanged) when anything refuses."""
+        branches = self.spec.branches(trigger, case.state)
+        if not branches:
+            if trigger not in self.spec.triggers:
+                known = "、".join(self.spec.triggers)
+                raise InvalidInput("trigger", f"未知操作“{trigger}”；{self.spec.name}的操作有：{known}")
+            raise TransitionNotAllowed(trigger, case.state, self.allowed_triggers(case, actor))
+        permitted = [b for b in branches if self.permitted(b.actors, actor, case)]
+        if not permitted:
+            raise PermissionDenied(
+                f"“{branches[0].label}”只能由{self.describe(branches[0].actors)}执行",
+                {"trigger": trigger, "state": case.state},
+            )
+        first = permitted[0]
+        inputs = check_inputs(
+            self.spec.fields, given, first.required, first.optional, self.org,
+            allowed_values=first.allowed_values, what=f"“{first.label}”",
+        )  # fmt: skip
+        files = list(evidence or [])
+        if first.evidence == "required" and not files:
+            raise InvalidInput("evidence", f"“{first.label}”须上传至少一份证明材料（照片或文件）")
+        if first.evidence == "none" and files:
+            raise InvalidInput("evidence", f"“{first.label}”不接受证明材料")
+        ctx = RuleContext(self.spec, self.org, case, actor, trigger, inputs, now, files)
+        holder, chosen = _Holder(case.state), []
+        fired = self.machine.events[trigger].trigger(holder, ctx=ctx, chosen=chosen)
+        if not fired or not chosen:
+            raise GuardFailed("when", f"“{first.label}”在当前情况下不适用")
+        transition = self.spec.transitions[chosen[-1]]
+        if transition not in permitted:
+            raise PermissionDenied(f"“{transition.label}”只能由{self.describe(transition.actors)}执行")
+        from_state = case.state
+        case.state = holder.state
+        explicit = {k for k, v in given.items() if not is_blank(v)}
+        for name in transition.store:
+            # a default never overwrites what the case already holds (e.g. its class)
+            if name in inputs and (name in explicit or name not in case.fields):
+                case.fields[name] = inputs[name]
+        for counter in transition.increment:
+            case.bump(counter)
+        for effect in transition.effects:
+            rules.EFFECTS[effect](ctx)
+        return Decision(trigger, from_state, case.state, transition, inputs)
+
+    def complete_item(
+        self,
+        case: CaseDraft,
+        key: str,
+        actor: Actor,
+        given: Mapping[str, Any],
+        now: datetime,
+        evidence: list[str],
+    ) -> dict[str, Any]:
+        """Complete one checklist item, rectification item or sign-off; return the inputs."""
+        found = self.spec.item(key)
+        if found is None:
+            known = [k for c in self.spec.checklists.values() for k in c.items]
+            raise InvalidInput("item", f"未知事项“{key}”；可选：{'、'.join(known) or '无'}")
+        checklist, item_spec = found
+        item = case.items.get(key)
+        if item is None:
+            raise InvalidInput("item", f"本案没有“{item_spec.label}”这一事项")
+        if case.state != checklist.state:
+            label = self.spec.states[checklist.state].label
+            raise GuardFailed("item_state", f"“{item_spec.label}”只能在“{label}”阶段办理")
+        if not self.permitted(item_spec.actors, actor, case):
+            raise PermissionDenied(f"“{item_spec.label}”只能由{self.describe(item_spec.actors)}办理")
+        if item.done:
+            raise GuardFailed("item_open", f"“{item_spec.label}”已于{item.done_at}由{item.done_by}完成")
+        if checklist.ordered:
+            earlier = [i.label for i in case.items_of(checklist.name) if i.position < item.position and not i.done]
+            if earlier:
+                raise GuardFailed("item_order", f"须先完成：{'、'.join(earlier)}")
+        optional = tuple(n for n in ("notes",) if n in self.spec.fields and n not in item_spec.required)
+        inputs = check_inputs(self.spec.fields, given, item_spec.required, optional, self.org, what=f"“{item_spec.label}”")
+        if checklist.evidence == "required" and not evidence:
+            raise InvalidInput("evidence", f"“{item_spec.label}”须上传至少一份证明材料（照片或文件）")
+        item.done, item.done_by, item.done_at = True, actor.username, now
+        item.evidence = list(dict.fromkeys(evidence))
+        item.data = inputs
+        return inputs

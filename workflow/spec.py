@@ -1,0 +1,210 @@
+"""Frozen specifications of a workflow definition, as loaded from ``config/workflows/*.yaml``.
+
+Loading and validation live in ``workflow.loader``; turning a spec into a ``transitions``
+machine lives in ``workflow.rulebook``. These classes only describe.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from workflow.durations import Duration
+
+FIELD_TYPES = (
+    "text",
+    "text_list",
+    "choice",
+    "choice_list",
+    "department",
+    "department_list",
+    "uscc",
+    "date",
+    "integer",
+    "decimal",
+    "yes_no",
+)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    """Key used by ``--field KEY=VALUE`` and the API."""
+    label: str
+    """Chinese label shown to people."""
+    type: str
+    """One of ``FIELD_TYPES``."""
+    choices: tuple[str, ...] = ()
+    """Allowed values of ``choice`` and ``choice_list``."""
+    kinds: tuple[str, ...] = ()
+    """For ``department`` fields: allowed department kinds (empty: any)."""
+    max_length: int | None = None
+    """For text: the most characters allowed."""
+    min: int | None = None
+    """For integers: the least value allowed."""
+    max: int | None = None
+    """For integers: the greatest value allowed."""
+    default: Any = None
+    """Value used when an optional field is not given (already validated)."""
+
+
+@dataclass(frozen=True)
+class ActorRule:
+    """One way to be allowed: a role, optionally restricted to a unit relation or department."""
+
+    role: str
+    """A role of DOMAIN.md §1, or ``system``."""
+    unit: str | None = None
+    """A unit relation of the case (``lead_unit``, ``co_unit``, ``town``, ``review_department``)."""
+    department: str | None = None
+    """A fixed department code (``power``)."""
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    """How long a case may stay in a state; evaluated by the deadline rules."""
+
+    duration: Duration | None = None
+    """Fixed length, counted from entering the state (or from ``anchor``)."""
+    by_field: str | None = None
+    """Case field whose value picks the length from ``durations``."""
+    durations: Mapping[str, Duration] = field(default_factory=dict)
+    """Value of ``by_field`` → length."""
+    deadline_field: str | None = None
+    """Case field (a date) that holds the deadline itself, e.g. a rectification deadline."""
+    default: Duration | None = None
+    """Length used when ``deadline_field`` is empty."""
+    max: Duration | None = None
+    """Longest allowed ``deadline_field``, counted from entering the state the first time."""
+    anchor: str = "entry"
+    """``entry`` (entering the state) or ``assignment`` (the case's assignment)."""
+    keeps_running: str | None = None
+    """A state whose clock keeps running while the case is in this one."""
+    responsible: str = "office"
+    """Who the clock is on: ``office`` or a unit relation."""
+    on_expiry: str = "ladder"
+    """``ladder`` (climb the supervision ladder) or a trigger fired by the system."""
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: str
+    terminal: bool = False
+    clock: ClockSpec | None = None
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str | None
+    """Destination state; ``None`` for an internal transition (the state does not change)."""
+    label: str
+    actors: tuple[ActorRule, ...]
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    store: tuple[str, ...] = ()
+    """Input fields copied onto the case's fields."""
+    allowed_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Narrower choices for some inputs on this trigger."""
+    when: tuple[str, ...] = ()
+    """Named conditions that select this branch among several with the same trigger."""
+    guards: tuple[str, ...] = ()
+    """Named rules that refuse the trigger with a reason."""
+    increment: tuple[str, ...] = ()
+    """Counters that go up by one."""
+    effects: tuple[str, ...] = ()
+    """Named effects applied to the case after the state changed."""
+    evidence: str = "none"
+    """``none``, ``optional`` or ``required``: files attached to the action."""
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    key: str
+    label: str
+    actors: tuple[ActorRule, ...]
+    required: tuple[str, ...] = ()
+    """Fields that must be given when completing the item (``meter_reading``)."""
+    enabled_by: str | None = None
+    """A yes/no case field that switches this optional item on (``cut_gas``)."""
+
+
+@dataclass(frozen=True)
+class ChecklistSpec:
+    name: str
+    """``clearing``, ``rectification`` or ``signoffs``."""
+    label: str
+    state: str
+    """The state in which its items are completed."""
+    items: Mapping[str, ItemSpec]
+    evidence: str = "required"
+    ordered: bool = False
+    """Items must be completed in the order given (the acceptance sign-offs)."""
+    chosen_by: str | None = None
+    """A case field listing which items apply (the rectification items)."""
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    level: str
+    at: str | None = None
+    """``due_day_start`` or ``due_at``."""
+    after_due: Duration | None = None
+    """Time after ``due_at``."""
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    actors: tuple[ActorRule, ...]
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    type: str
+    name: str
+    number_prefix: str
+    initial: str
+    version: str
+    """Content hash (sha256, hex) of the definition; cases are pinned to it."""
+    source_file: str
+    fields: Mapping[str, FieldSpec]
+    create: CreateSpec
+    states: Mapping[str, StateSpec]
+    transitions: tuple[TransitionSpec, ...]
+    checklists: Mapping[str, ChecklistSpec] = field(default_factory=dict)
+    counters: tuple[str, ...] = ()
+    ladder: tuple[LadderStep, ...] = ()
+    violation_departments: Mapping[str, str] = field(default_factory=dict)
+    default_review_department: str | None = None
+    source_text: str = field(default="", repr=False, compare=False)
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            seen.setdefault(t.trigger, None)
+        return tuple(seen)
+
+    def branches(self, trigger: str, state: str) -> tuple[TransitionSpec, ...]:
+        """The transitions for ``trigger`` out of ``state``, in definition order."""
+        return tuple(t for t in self.transitions if t.trigger == trigger and state in t.sources)
+
+    def triggers_from(self, state: str) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            if state in t.sources:
+                seen.setdefault(t.trigger, None)
+        return tuple(seen)
+
+    def item(self, key: str) -> tuple[ChecklistSpec, ItemSpec] | None:
+        for checklist in self.checklists.values():
+            if key in checklist.items:
+                return checklist, checklist.items[key]
+        return None

@@ -1,0 +1,41 @@
+"""Reading definition files: a safe YAML loader that keeps ``yes``/``no``/``on``/``off`` as text.
+
+YAML 1.1 turns those words into booleans, which silently changes a choice such as
+``cut_gas: no``; only ``true`` and ``false`` are booleans here. Errors name the file.
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workflow.errors import DefinitionError
+
+
+class DefinitionLoader(yaml.SafeLoader):
+    """SafeLoader whose booleans are only ``true`` and ``false``."""
+
+
+DefinitionLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+DefinitionLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_text(text: str, file: str) -> Any:
+    """Parse YAML text; a syntax error becomes a ``DefinitionError`` naming ``file`` and line."""
+    try:
+        return yaml.load(text, Loader=DefinitionLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(document)"
+        raise DefinitionError(file, where, f"YAML syntax error: {exc}") from exc
+
+
+def load_file(path: Path) -> Any:
+    """Read and parse one definition file."""
+    return load_text(path.read_text(encoding="utf-8"), str(path))
