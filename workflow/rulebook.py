@@ -121,6 +121,22 @@ class Rulebook:
                 words.append(role)
         return "、".join(words)
 
+    def executor(self, key: str, case: CaseDraft) -> str | None:
+        """The department that completes an item: a fixed department, the unit in a relation, or
+        the office for items of the dispatcher."""
+        found = self.spec.item(key)
+        if found is None:
+            return None
+        for rule in found[1].actors:
+            if rule.department is not None:
+                return rule.department
+            if rule.unit is not None:
+                units = sorted(self.units(case, rule.unit))
+                return units[0] if units else None
+            if rule.role == "dispatcher":
+                return self.org.office
+        return None
+
     def allowed_triggers(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
         """Triggers out of the case's state, limited to what ``actor`` may fire when given.
 

@@ -1,0 +1,1 @@
+"""The composition root (``caseflow.app.build``) and the command line (``caseflow.cli``)."""

@@ -1,0 +1,138 @@
+"""SQLModel tables. Table models do not validate input (validation is ``workflow.fields``'s job);
+states are stored as strings, instants as timezone-aware UTC, JSON columns are replaced whole
+(never mutated in place). The schema is created by Alembic migrations, not by ``create_all``.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_type_state", "type", "state"),
+        Index("ix_case_next_check_at", "next_check_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    type: str = Field(max_length=64)
+    definition_version: str = Field(max_length=64)
+    state: str = Field(max_length=64)
+    version: int = 1
+    title: str = Field(max_length=300, description="title or site name, for lists and search")
+    lead_unit: str | None = Field(default=None, max_length=64, index=True)
+    town: str | None = Field(default=None, max_length=64, index=True)
+    uscc: str | None = Field(default=None, max_length=18, index=True)
+    fields: dict[str, Any] = _json({})
+    counters: dict[str, Any] = _json({})
+    co_units: dict[str, Any] = _json({})
+    flags: dict[str, Any] = _json({})
+    due_at: datetime | None = None
+    due_date: date | None = None
+    due_provisional: bool = False
+    ladder_level: str = Field(default="normal", max_length=16)
+    deadline_seq: int = 0
+    next_check_at: datetime | None = None
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    event_seq: int = 0
+    head_hash: str = Field(max_length=64)
+
+
+class CaseItem(SQLModel, table=True):
+    __tablename__ = "case_item"
+    __table_args__ = (
+        UniqueConstraint("case_id", "key", name="uq_case_item_key"),
+        Index("ix_case_item_executor_open", "executor", "done"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    checklist: str = Field(max_length=32)
+    key: str = Field(max_length=64)
+    label: str = Field(max_length=100)
+    position: int
+    executor: str | None = Field(default=None, max_length=64, description="department code, if one")
+    done: bool = False
+    done_by: str | None = Field(default=None, max_length=64)
+    done_at: datetime | None = None
+    evidence: list[str] = _json([])
+    data: dict[str, Any] = _json({})
+
+
+class CaseEvent(SQLModel, table=True):
+    """One append-only, hash-chained entry of a case's history."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id")
+    seq: int
+    at: datetime
+    actor: str = Field(max_length=64)
+    trigger: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str = Field(max_length=64)
+    comment: str | None = None
+    payload: dict[str, Any] = _json({})
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=64)
+    department: str = Field(max_length=64, index=True)
+    roles: list[str] = _json([])
+    password_hash: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+    active: bool = True
+    created_at: datetime
+
+
+class EvidenceFile(SQLModel, table=True):
+    __tablename__ = "evidence_file"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    media_type: str = Field(max_length=100)
+    original_name: str = Field(max_length=255)
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last number given per workflow type and year (``QY-2026-00001``)."""
+
+    __tablename__ = "case_counter"
+
+    type: str = Field(primary_key=True, max_length=64)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class WorkflowDefinition(SQLModel, table=True):
+    """Every definition version a case was started on, so that old cases keep their rules."""
+
+    __tablename__ = "workflow_definition"
+
+    version: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=64)
+    source_file: str = Field(max_length=500)
+    source_text: str
+    loaded_at: datetime

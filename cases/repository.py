@@ -1,0 +1,209 @@
+"""Reads and writes of case data on one connection. Repositories never commit: the service that
+opened the transaction does. Statements are SQLAlchemy Core on the SQLModel tables (the hot path
+of ``advance`` costs a handful of statements, no unit-of-work bookkeeping).
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cases.models import Case, CaseCounter, CaseEvent, CaseItem, EvidenceFile, User, WorkflowDefinition
+from workflow.case import CaseDraft, ItemState
+from workflow.errors import NotFound
+
+CASES = Case.__table__
+ITEMS = CaseItem.__table__
+EVENTS = CaseEvent.__table__
+USERS = User.__table__
+COUNTERS = CaseCounter.__table__
+DEFINITIONS = WorkflowDefinition.__table__
+EVIDENCE = EvidenceFile.__table__
+TERMINAL_LEVEL = "normal"
+
+
+def _dialect_insert(conn: Connection, table: Any) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+def next_number(conn: Connection, case_type: str, prefix: str, year: int) -> str:
+    """Take the next number of this type and year atomically (``QY-2026-00001``)."""
+    stmt = _dialect_insert(conn, COUNTERS).values(type=case_type, year=year, last=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[COUNTERS.c.type, COUNTERS.c.year], set_={"last": COUNTERS.c.last + 1}
+    ).returning(COUNTERS.c.last)
+    last = conn.execute(stmt).scalar_one()
+    return f"{prefix}-{year}-{last:05d}"
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+
+def _ref_clause(ref: str | int) -> Any:
+    text = str(ref).strip()
+    if text.isdigit():
+        return CASES.c.id == int(text)
+    return CASES.c.number == text.upper()
+
+
+def find_case(conn: Connection, ref: str | int, *, lock: bool = False) -> Row[Any]:
+    """The case row by number or id; ``lock`` takes a row lock on PostgreSQL (SQLite's write
+    transaction already holds the database lock)."""
+    stmt = select(CASES).where(_ref_clause(ref))
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound("案件", str(ref))
+    return row
+
+
+def insert_case(conn: Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(insert(CASES).values(**values).returning(CASES.c.id)).scalar_one())
+
+
+def update_case(conn: Connection, case_id: int, old_version: int, values: dict[str, Any]) -> bool:
+    """Write the case only if nobody else did since ``old_version`` was read."""
+    result = conn.execute(
+        update(CASES).where(and_(CASES.c.id == case_id, CASES.c.version == old_version)).values(**values)
+    )
+    return result.rowcount == 1
+
+
+def items_of(conn: Connection, case_id: int) -> list[Row[Any]]:
+    return list(conn.execute(select(ITEMS).where(ITEMS.c.case_id == case_id).order_by(ITEMS.c.id)))
+
+
+def to_draft(row: Row[Any], items: Iterable[Row[Any]] = ()) -> CaseDraft:
+    return CaseDraft(
+        type=row.type,
+        number=row.number,
+        state=row.state,
+        fields=dict(row.fields),
+        counters=dict(row.counters),
+        co_units={k: dict(v) for k, v in row.co_units.items()},
+        items={
+            i.key: ItemState(
+                i.checklist, i.key, i.label, i.position, i.done, i.done_by, i.done_at, list(i.evidence), dict(i.data)
+            )
+            for i in items
+        },
+        flags=dict(row.flags),
+        due_at=row.due_at,
+    )
+
+
+def save_items(
+    conn: Connection, case_id: int, before: Sequence[Row[Any]], draft: CaseDraft, executors: dict[str, str | None]
+) -> None:
+    """Insert, update or delete item rows so that they match the draft."""
+    old = {i.key: i for i in before}
+    for key in set(old) - set(draft.items):
+        conn.execute(delete(ITEMS).where(ITEMS.c.id == old[key].id))
+    for key, item in draft.items.items():
+        values = {
+            "done": item.done,
+            "done_by": item.done_by,
+            "done_at": item.done_at,
+            "evidence": list(item.evidence),
+            "data": dict(item.data),
+        }
+        if key not in old:
+            conn.execute(
+                insert(ITEMS).values(
+                    case_id=case_id, checklist=item.checklist, key=key, label=item.label,
+                    position=item.position, executor=executors.get(key), **values,
+                )
+            )  # fmt: skip
+            continue
+        row = old[key]
+        current = {name: getattr(row, name) for name in values}
+        if current != values:
+            conn.execute(update(ITEMS).where(ITEMS.c.id == row.id).values(**values))
+
+
+def append_event(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(EVENTS).values(**values))
+
+
+def history(conn: Connection, case_id: int) -> list[Row[Any]]:
+    return list(conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)))
+
+
+def list_cases(
+    conn: Connection,
+    *,
+    case_type: str | None = None,
+    state: str | None = None,
+    department: str | None = None,
+    overdue_at: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Row[Any]], int]:
+    """One page of cases (newest first) and the total count, filtered.
+
+    ``department`` matches the lead unit, the town, or an open checklist item's executor.
+    """
+    conditions = []
+    if case_type:
+        conditions.append(CASES.c.type == case_type)
+    if state:
+        conditions.append(CASES.c.state == state)
+    if department:
+        executor_of = select(ITEMS.c.case_id).where(and_(ITEMS.c.executor == department, ITEMS.c.done.is_(False)))
+        conditions.append(
+            or_(CASES.c.lead_unit == department, CASES.c.town == department, CASES.c.id.in_(executor_of))
+        )
+    if overdue_at is not None:
+        conditions.append(and_(CASES.c.due_at.is_not(None), CASES.c.due_at <= overdue_at))
+    where = and_(*conditions) if conditions else None
+    count = select(func.count()).select_from(CASES)
+    page = select(CASES).order_by(CASES.c.id.desc()).offset(offset).limit(limit)
+    if where is not None:
+        count, page = count.where(where), page.where(where)
+    return list(conn.execute(page)), int(conn.execute(count).scalar_one())
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+
+def find_user(conn: Connection, username: str) -> Row[Any] | None:
+    return conn.execute(select(USERS).where(USERS.c.username == username)).first()
+
+
+def insert_user(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(USERS).values(**values))
+
+
+def update_user(conn: Connection, username: str, values: dict[str, Any]) -> None:
+    conn.execute(update(USERS).where(USERS.c.username == username).values(**values))
+
+
+def list_users(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(USERS).order_by(USERS.c.department, USERS.c.username)))
+
+
+# --- definitions and evidence -----------------------------------------------------------------------
+
+
+def save_definition(conn: Connection, values: dict[str, Any]) -> None:
+    stmt = _dialect_insert(conn, DEFINITIONS).values(**values).on_conflict_do_nothing()
+    conn.execute(stmt)
+
+
+def definition_text(conn: Connection, version: str) -> Row[Any] | None:
+    return conn.execute(select(DEFINITIONS).where(DEFINITIONS.c.version == version)).first()
+
+
+def save_evidence(conn: Connection, values: dict[str, Any]) -> None:
+    stmt = _dialect_insert(conn, EVIDENCE).values(**values).on_conflict_do_nothing()
+    conn.execute(stmt)
+
+
+def find_evidence(conn: Connection, sha256: str) -> Row[Any] | None:
+    return conn.execute(select(EVIDENCE).where(EVIDENCE.c.sha256 == sha256)).first()

@@ -1,0 +1,51 @@
+"""Settings from the environment (``CASEFLOW_*``), and where the configuration files are.
+
+Nothing is read at import time: the composition root calls ``Settings()``.
+"""
+
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULTS = Path(__file__).parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore")
+
+    database_url: str = "sqlite:///./caseflow.db"
+    """SQLAlchemy URL; PostgreSQL as ``postgresql+psycopg://user:pass@host:port/db``."""
+    fake_now: str | None = None
+    """An ISO 8601 instant with offset: everything acts at that instant (demos and tests)."""
+    config_dir: Path | None = None
+    """A directory whose files override the defaults shipped in ``config/``."""
+    data_dir: Path = Path("./caseflow-data")
+    """Where evidence files and other stored files go."""
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    @field_validator("fake_now")
+    @classmethod
+    def _offset_required(cls, value: str | None) -> str | None:
+        if value:
+            from workflow.clock import parse_instant
+
+            parse_instant(value)
+        return value or None
+
+    def departments_file(self) -> Path:
+        return self._pick("departments.yaml")
+
+    def workflow_files(self) -> list[Path]:
+        """Default definitions, with any file of the same name in the config dir instead."""
+        files = {p.name: p for p in sorted((DEFAULTS / "workflows").glob("*.yaml"))}
+        if self.config_dir is not None and (self.config_dir / "workflows").is_dir():
+            files.update({p.name: p for p in sorted((self.config_dir / "workflows").glob("*.yaml"))})
+        return [files[name] for name in sorted(files)]
+
+    def _pick(self, name: str) -> Path:
+        if self.config_dir is not None and (self.config_dir / name).is_file():
+            return self.config_dir / name
+        return DEFAULTS / name
