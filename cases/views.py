@@ -62,6 +62,7 @@ def case_view(meta: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | No
         "version": meta["version"],
         "definition_version": meta["definition_version"],
         "allowed_triggers": rulebook.allowed_triggers(draft, actor),
+        "allowed_items": rulebook.allowed_items(draft, actor),
         "fields": dict(draft.fields),
         "counters": dict(draft.counters),
         "co_units": {code: dict(a) for code, a in draft.co_units.items()},

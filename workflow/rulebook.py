@@ -151,6 +151,22 @@ class Rulebook:
                 result.append(trigger)
         return result
 
+    def allowed_items(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
+        """Open items of the case's current stage that ``actor`` (or anyone) may complete now."""
+        result = []
+        for checklist in self.spec.checklists.values():
+            if checklist.state != case.state:
+                continue
+            for item in case.items_of(checklist.name):
+                if item.done:
+                    continue
+                rules_ = checklist.items[item.key].actors
+                if actor is None or self.permitted(rules_, actor, case):
+                    result.append(item.key)
+                if checklist.ordered:
+                    break
+        return result
+
     # --- firing ------------------------------------------------------------------------------
 
     def decide(
