@@ -60,7 +60,10 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        pool_reset_on_return=None,  # every transaction ends in an explicit commit or rollback
     )
 
     @event.listens_for(engine, "connect")
@@ -76,6 +79,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get(_READ, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # straight to the driver: this runs once per transaction on the hot path
+        conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
     return engine

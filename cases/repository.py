@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cases.models import Case, CaseCounter, CaseEvent, CaseItem, EvidenceFile, User, WorkflowDefinition
@@ -21,7 +21,17 @@ USERS = User.__table__
 COUNTERS = CaseCounter.__table__
 DEFINITIONS = WorkflowDefinition.__table__
 EVIDENCE = EvidenceFile.__table__
-TERMINAL_LEVEL = "normal"
+
+# Statements built once: executing them with parameters reuses the compiled SQL (the hot path of
+# every advance), instead of building and caching a new statement per call.
+_CASE_BY_NUMBER = select(CASES).where(CASES.c.number == bindparam("ref"))
+_CASE_BY_ID = select(CASES).where(CASES.c.id == bindparam("ref"))
+_INSERT_EVENT = insert(EVENTS)
+_INSERT_CASE = insert(CASES).returning(CASES.c.id)
+_INSERT_ITEM = insert(ITEMS)
+_UPDATE_CASE = update(CASES).where(and_(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_old")))
+_UPDATE_ITEM = update(ITEMS).where(ITEMS.c.id == bindparam("_id"))
+_ITEMS_OF = select(ITEMS).where(ITEMS.c.case_id == bindparam("case_id")).order_by(ITEMS.c.id)
 
 
 def _dialect_insert(conn: Connection, table: Any) -> Any:
@@ -44,39 +54,32 @@ def next_number(conn: Connection, case_type: str, prefix: str, year: int) -> str
 # --- cases --------------------------------------------------------------------------------------
 
 
-def _ref_clause(ref: str | int) -> Any:
-    text = str(ref).strip()
-    if text.isdigit():
-        return CASES.c.id == int(text)
-    return CASES.c.number == text.upper()
-
-
 def find_case(conn: Connection, ref: str | int, *, lock: bool = False) -> Row[Any]:
     """The case row by number or id; ``lock`` takes a row lock on PostgreSQL (SQLite's write
     transaction already holds the database lock)."""
-    stmt = select(CASES).where(_ref_clause(ref))
+    text = str(ref).strip()
+    by_id = text.isdigit()
+    stmt = _CASE_BY_ID if by_id else _CASE_BY_NUMBER
     if lock and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    row = conn.execute(stmt, {"ref": int(text) if by_id else text.upper()}).first()
     if row is None:
         raise NotFound("案件", str(ref))
     return row
 
 
 def insert_case(conn: Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(insert(CASES).values(**values).returning(CASES.c.id)).scalar_one())
+    return int(conn.execute(_INSERT_CASE, values).scalar_one())
 
 
 def update_case(conn: Connection, case_id: int, old_version: int, values: dict[str, Any]) -> bool:
     """Write the case only if nobody else did since ``old_version`` was read."""
-    result = conn.execute(
-        update(CASES).where(and_(CASES.c.id == case_id, CASES.c.version == old_version)).values(**values)
-    )
+    result = conn.execute(_UPDATE_CASE, {**values, "_id": case_id, "_old": old_version})
     return result.rowcount == 1
 
 
 def items_of(conn: Connection, case_id: int) -> list[Row[Any]]:
-    return list(conn.execute(select(ITEMS).where(ITEMS.c.case_id == case_id).order_by(ITEMS.c.id)))
+    return list(conn.execute(_ITEMS_OF, {"case_id": case_id}))
 
 
 def to_draft(row: Row[Any], items: Iterable[Row[Any]] = ()) -> CaseDraft:
@@ -115,20 +118,21 @@ def save_items(
         }
         if key not in old:
             conn.execute(
-                insert(ITEMS).values(
-                    case_id=case_id, checklist=item.checklist, key=key, label=item.label,
-                    position=item.position, executor=executors.get(key), **values,
-                )
+                _INSERT_ITEM,
+                {
+                    "case_id": case_id, "checklist": item.checklist, "key": key, "label": item.label,
+                    "position": item.position, "executor": executors.get(key), **values,
+                },
             )  # fmt: skip
             continue
         row = old[key]
         current = {name: getattr(row, name) for name in values}
         if current != values:
-            conn.execute(update(ITEMS).where(ITEMS.c.id == row.id).values(**values))
+            conn.execute(_UPDATE_ITEM, {**values, "_id": row.id})
 
 
 def append_event(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(EVENTS).values(**values))
+    conn.execute(_INSERT_EVENT, values)
 
 
 def history(conn: Connection, case_id: int) -> list[Row[Any]]:

@@ -261,7 +261,9 @@ class CaseService:
             "event_seq": seq,
             "head_hash": head,
         }
-        if not repo.update_case(conn, row.id, row.version, changes):
+        # Only what changed is written: unchanged indexed columns keep their index entries.
+        written = {k: v for k, v in changes.items() if getattr(row, k) != v or k == "version"}
+        if not repo.update_case(conn, row.id, row.version, written):
             raise VersionConflict(row.number, row.version, row.version + 1)
         if items or draft.items:
             executors = {key: rulebook.executor(key, draft) for key in draft.items}
