@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cases import migrate
+from cases.calendar import CalendarService
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.evidence import EvidenceStore
 from cases.service import CaseService
+from cases.sweep import Sweeper
 from cases.users import UserService
 from config.settings import Settings
+from workflow.calendar import MAX_YEAR, MIN_YEAR, load_calendar_files, load_package_data
 from workflow.clock import Clock, FixedClock, SystemClock, parse_instant
 from workflow.errors import DefinitionError
 from workflow.loader import load_workflow
@@ -30,6 +33,8 @@ class App:
     evidence: EvidenceStore
     cases: CaseService
     users: UserService
+    calendar: CalendarService
+    sweeper: Sweeper
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)
@@ -59,6 +64,9 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
     definitions = Definitions(load_specs(settings.workflow_files(), org), org)
     db = Database(settings.database_url)
     evidence = EvidenceStore(settings.data_dir, settings.max_upload_bytes)
+    calendar = CalendarService(
+        db, clock, load_package_data(range(MIN_YEAR, MAX_YEAR + 1)), load_calendar_files(settings.calendar_files())
+    )
     return App(
         settings=settings,
         clock=clock,
@@ -66,6 +74,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
         definitions=definitions,
         db=db,
         evidence=evidence,
-        cases=CaseService(db, definitions, clock, evidence),
+        cases=CaseService(db, definitions, clock, evidence, calendar.calendar),
+        sweeper=Sweeper(db, definitions, clock, calendar.calendar),
         users=UserService(db, org, clock),
+        calendar=calendar,
     )

@@ -136,3 +136,59 @@ class WorkflowDefinition(SQLModel, table=True):
     source_file: str = Field(max_length=500)
     source_text: str
     loaded_at: datetime
+
+
+class CalendarDay(SQLModel, table=True):
+    """A day an admin entered in the working-day calendar (``caseflow calendar add``). It wins
+    over the package and ``config/calendar`` data for that day; its year becomes known.
+    ``created_by``/``created_at`` are the latest change; ``calendar_change`` keeps every one."""
+
+    __tablename__ = "calendar_day"
+
+    day: date = Field(primary_key=True)
+    kind: str = Field(max_length=16, description="'holiday' (放假) or 'workday' (调休上班)")
+    name: str = Field(max_length=50)
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+
+
+class CalendarChange(SQLModel, table=True):
+    """Append-only history of admin changes to the calendar (one row per ``calendar add``)."""
+
+    __tablename__ = "calendar_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    kind: str = Field(max_length=16)
+    name: str = Field(max_length=50)
+    previous_kind: str | None = Field(default=None, max_length=16, description="kind before, if any")
+    previous_name: str | None = Field(default=None, max_length=50)
+    actor: str = Field(max_length=64)
+    at: datetime
+
+
+class LadderStep(SQLModel, table=True):
+    """One row per supervision step of one deadline: the unique key makes every escalation
+    happen at most once, however many sweepers run."""
+
+    __tablename__ = "ladder_step"
+    __table_args__ = (UniqueConstraint("case_id", "deadline_seq", "level", name="uq_ladder_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id")
+    deadline_seq: int
+    level: str = Field(max_length=16)
+    at: datetime
+    actor: str = Field(max_length=64)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which scheduler process ticks: the holder renews the lease every tick; another process
+    takes over once it has expired."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=128)
+    expires_at: datetime
+    renewed_at: datetime

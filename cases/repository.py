@@ -3,14 +3,14 @@ opened the transaction does. Statements are SQLAlchemy Core on the SQLModel tabl
 of ``advance`` costs a handful of statements, no unit-of-work bookkeeping).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cases.models import Case, CaseCounter, CaseEvent, CaseItem, EvidenceFile, User, WorkflowDefinition
+from cases.models import Case, CaseCounter, CaseEvent, CaseItem, EvidenceFile, LadderStep, User, WorkflowDefinition
 from workflow.case import CaseDraft, ItemState
 from workflow.errors import NotFound
 
@@ -21,12 +21,14 @@ USERS = User.__table__
 COUNTERS = CaseCounter.__table__
 DEFINITIONS = WorkflowDefinition.__table__
 EVIDENCE = EvidenceFile.__table__
+LADDER_STEPS = LadderStep.__table__
 
 # Statements built once: executing them with parameters reuses the compiled SQL (the hot path of
 # every advance), instead of building and caching a new statement per call.
 _CASE_BY_NUMBER = select(CASES).where(CASES.c.number == bindparam("ref"))
 _CASE_BY_ID = select(CASES).where(CASES.c.id == bindparam("ref"))
 _INSERT_EVENT = insert(EVENTS)
+_INSERT_LADDER_STEP = insert(LADDER_STEPS)
 _INSERT_CASE = insert(CASES).returning(CASES.c.id)
 _INSERT_ITEM = insert(ITEMS)
 _UPDATE_CASE = update(CASES).where(and_(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_old")))
@@ -82,22 +84,23 @@ def items_of(conn: Connection, case_id: int) -> list[Row[Any]]:
     return list(conn.execute(_ITEMS_OF, {"case_id": case_id}))
 
 
-def to_draft(row: Row[Any], items: Iterable[Row[Any]] = ()) -> CaseDraft:
+def to_draft(case: Row[Any] | Mapping[str, Any], items: Iterable[Row[Any]] = ()) -> CaseDraft:
+    row = case._mapping if isinstance(case, Row) else case
     return CaseDraft(
-        type=row.type,
-        number=row.number,
-        state=row.state,
-        fields=dict(row.fields),
-        counters=dict(row.counters),
-        co_units={k: dict(v) for k, v in row.co_units.items()},
+        type=row["type"],
+        number=row["number"],
+        state=row["state"],
+        fields=dict(row["fields"]),
+        counters=dict(row["counters"]),
+        co_units={k: dict(v) for k, v in row["co_units"].items()},
         items={
             i.key: ItemState(
                 i.checklist, i.key, i.label, i.position, i.done, i.done_by, i.done_at, list(i.evidence), dict(i.data)
             )
             for i in items
         },
-        flags=dict(row.flags),
-        due_at=row.due_at,
+        flags=dict(row["flags"]),
+        due_at=row["due_at"],
     )
 
 
@@ -171,6 +174,34 @@ def list_cases(
     if where is not None:
         count, page = count.where(where), page.where(where)
     return list(conn.execute(page)), int(conn.execute(count).scalar_one())
+
+
+# --- the supervision ladder ---------------------------------------------------------------------
+
+
+def record_ladder_step(conn: Connection, case_id: int, deadline_seq: int, level: str, at: datetime, actor: str) -> None:
+    """One row per (case, deadline, level): the unique constraint refuses a second escalation."""
+    conn.execute(_INSERT_LADDER_STEP, {"case_id": case_id, "deadline_seq": deadline_seq, "level": level, "at": at, "actor": actor})
+
+
+def due_cases(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+    """Cases whose next check has come, earliest first; on PostgreSQL rows locked by another
+    sweeper are skipped (an optimisation: exactly-once rests on the conditional updates)."""
+    stmt = select(CASES).where(CASES.c.next_check_at <= now).order_by(CASES.c.next_check_at, CASES.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(conn.execute(stmt))
+
+
+def set_next_check(conn: Connection, case_id: int, version: int, at: datetime | None) -> bool:
+    result = conn.execute(
+        update(CASES).where(and_(CASES.c.id == case_id, CASES.c.version == version)).values(next_check_at=at)
+    )
+    return result.rowcount == 1
+
+
+def provisional_cases(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(CASES).where(CASES.c.due_provisional.is_(True)).order_by(CASES.c.id)))
 
 
 # --- users ----------------------------------------------------------------------------------------

@@ -6,21 +6,24 @@ stale ``expected_version`` is a ``VersionConflict``; a refused call changes noth
 the supervision ladder and the outbox are added by later layers through the same transaction.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from cases import audit
+from cases import audit, supervision
 from cases import repository as repo
+from cases.changes import write_change
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.evidence import EvidenceStore, StoredFile
-from cases.views import CLOSED_STATES, case_view, event_view
+from cases.views import case_view, event_view, is_open
+from workflow import ladder
+from workflow.calendar import WorkingCalendar
 from workflow.case import CaseDraft
 from workflow.clock import SHANGHAI, Clock
-from workflow.errors import InvalidInput, PermissionDenied, VersionConflict
+from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, VersionConflict
 from workflow.fields import check_inputs
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
@@ -47,12 +50,20 @@ def _comment(comment: str | None) -> str | None:
 
 
 class CaseService:
-    def __init__(self, db: Database, definitions: Definitions, clock: Clock, evidence: EvidenceStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        definitions: Definitions,
+        clock: Clock,
+        evidence: EvidenceStore,
+        calendar: Callable[[Connection], WorkingCalendar],
+    ) -> None:
         self.db = db
         self.definitions = definitions
         self.org = definitions.org
         self.clock = clock
         self.evidence = evidence
+        self.calendar = calendar
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -69,36 +80,22 @@ class CaseService:
         with self.db.write() as conn:
             self.definitions.register(conn, now)
             draft.number = repo.next_number(conn, spec.type, spec.number_prefix, now.astimezone(SHANGHAI).year)
+            meta: dict[str, Any] = {
+                "number": draft.number, "type": spec.type, "definition_version": spec.version,
+                "state": draft.state, "version": 1, "title": str(inputs.get("title") or inputs.get("site_name") or ""),
+                "lead_unit": None, "town": inputs.get("town"), "uscc": inputs.get("uscc"),
+                "fields": inputs, "counters": {}, "co_units": {}, "flags": {},
+                "due_at": None, "due_date": None, "due_provisional": False,
+                "ladder_level": "normal", "deadline_seq": 0, "next_check_at": None,
+                "created_by": actor.username, "created_at": now, "updated_at": now, "closed_at": None,
+            }  # fmt: skip
+            clock = supervision.after_decision(spec, draft, meta, spec.initial, False, now, self.calendar(conn))
             payload = {"fields": inputs, "unit": actor.department, "definition_version": spec.version}
+            if clock.note is not None:
+                payload["deadline"] = clock.note
             content = audit.event_content(draft.number, 1, now, actor.username, "create", None, draft.state, note, payload)
             head = audit.chain_hash(audit.GENESIS, content)
-            meta = {
-                "number": draft.number,
-                "type": spec.type,
-                "definition_version": spec.version,
-                "state": draft.state,
-                "version": 1,
-                "title": str(inputs.get("title") or inputs.get("site_name") or ""),
-                "lead_unit": None,
-                "town": inputs.get("town"),
-                "uscc": inputs.get("uscc"),
-                "fields": inputs,
-                "counters": {},
-                "co_units": {},
-                "flags": {},
-                "due_at": None,
-                "due_date": None,
-                "due_provisional": False,
-                "ladder_level": "normal",
-                "deadline_seq": 0,
-                "next_check_at": None,
-                "created_by": actor.username,
-                "created_at": now,
-                "updated_at": now,
-                "closed_at": None,
-                "event_seq": 1,
-                "head_hash": head,
-            }
+            meta.update(clock.columns, flags=draft.flags, event_seq=1, head_hash=head)
             meta["id"] = repo.insert_case(conn, meta)
             repo.append_event(
                 conn,
@@ -108,7 +105,7 @@ class CaseService:
                     "prev_hash": audit.GENESIS, "hash": head,
                 },
             )  # fmt: skip
-        return case_view(meta, draft, rulebook, actor)
+        return self._view(meta, draft, rulebook, actor)
 
     def advance(
         self,
@@ -127,9 +124,21 @@ class CaseService:
         now = self.clock.now()
         with self.db.write() as conn:
             row, rulebook, items, draft = self._load(conn, ref, expected_version)
+            if trigger in ladder.MANUAL_TRIGGERS:
+                return self._raise_by_hand(conn, row, items, draft, rulebook, trigger, actor, fields or {}, note, now)
             decision = rulebook.decide(draft, trigger, actor, fields or {}, now, [f.sha256 for f in stored])
             payload: dict[str, Any] = {"fields": decision.inputs, "unit": actor.department}
-            return self._commit(conn, row, items, draft, rulebook, actor, trigger, note, payload, stored)
+            if draft.signals:
+                payload["signals"] = list(draft.signals)
+            internal = decision.transition.dest is None
+            clock = supervision.after_decision(rulebook.spec, draft, row, decision.from_state, internal, now, self.calendar(conn))
+            if clock.note is not None:
+                payload["deadline"] = clock.note
+            new_row = write_change(
+                conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
+                payload=payload, now=now, columns=clock.columns, stored=stored,
+            )  # fmt: skip
+            return self._view(new_row, draft, rulebook, actor)
 
     def complete_item(
         self,
@@ -150,7 +159,11 @@ class CaseService:
             row, rulebook, items, draft = self._load(conn, ref, expected_version)
             inputs = rulebook.complete_item(draft, item, actor, fields or {}, now, [f.sha256 for f in stored])
             payload = {"item": item, "fields": inputs, "unit": actor.department}
-            return self._commit(conn, row, items, draft, rulebook, actor, "complete_item", note, payload, stored)
+            new_row = write_change(
+                conn, row, items, draft, rulebook, trigger="complete_item", actor=actor.username, note=note,
+                payload=payload, now=now, stored=stored,
+            )  # fmt: skip
+            return self._view(new_row, draft, rulebook, actor)
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -159,7 +172,7 @@ class CaseService:
             row = repo.find_case(conn, ref)
             rulebook = self.definitions.pinned(conn, row.definition_version)
             draft = repo.to_draft(row, repo.items_of(conn, row.id))
-        return case_view(row._mapping, draft, rulebook, actor)
+        return self._view(row._mapping, draft, rulebook, actor)
 
     def history(self, ref: str | int) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -202,7 +215,7 @@ class CaseService:
             for row in rows:
                 rulebook = self.definitions.pinned(conn, row.definition_version)
                 draft = repo.to_draft(row)
-                view = case_view(row._mapping, draft, rulebook, None)
+                view = self._view(row._mapping, draft, rulebook, None)
                 del view["items"]
                 items.append(view)
         return {"items": items, "total": total, "page": page, "page_size": page_size}
@@ -218,68 +231,47 @@ class CaseService:
 
     def _load(
         self, conn: Connection, ref: str | int, expected_version: int | None
-    ) -> tuple[Row[Any], Rulebook, list[Row[Any]], CaseDraft]:
+    ) -> tuple[dict[str, Any], Rulebook, list[Row[Any]], CaseDraft]:
         row = repo.find_case(conn, ref, lock=True)
         if expected_version is not None and row.version != expected_version:
             raise VersionConflict(row.number, expected_version, row.version)
         rulebook = self.definitions.pinned(conn, row.definition_version)
         items = repo.items_of(conn, row.id) if rulebook.spec.checklists else []
-        return row, rulebook, items, repo.to_draft(row, items)
+        return dict(row._mapping), rulebook, items, repo.to_draft(row, items)
 
-    def _commit(
-        self,
-        conn: Connection,
-        row: Row[Any],
-        items: list[Row[Any]],
-        draft: CaseDraft,
-        rulebook: Rulebook,
-        actor: Actor,
-        trigger: str,
-        note: str | None,
-        payload: dict[str, Any],
-        stored: list[StoredFile],
-    ) -> dict[str, Any]:
-        now = self.clock.now()
-        if stored:
-            payload["evidence"] = [f.sha256 for f in stored]
-        if draft.signals:
-            payload["signals"] = list(draft.signals)
-        seq = row.event_seq + 1
-        content = audit.event_content(row.number, seq, now, actor.username, trigger, row.state, draft.state, note, payload)
-        head = audit.chain_hash(row.head_hash, content)
-        closing = rulebook.spec.states[draft.state].terminal or draft.state in CLOSED_STATES
-        changes = {
-            "state": draft.state,
-            "version": row.version + 1,
-            "lead_unit": draft.fields.get("lead_unit"),
-            "fields": draft.fields,
-            "counters": draft.counters,
-            "co_units": draft.co_units,
-            "flags": draft.flags,
-            "updated_at": now,
-            "closed_at": (row.closed_at or now) if closing else None,
-            "event_seq": seq,
-            "head_hash": head,
-        }
-        # Only what changed is written: unchanged indexed columns keep their index entries.
-        written = {k: v for k, v in changes.items() if getattr(row, k) != v or k == "version"}
-        if not repo.update_case(conn, row.id, row.version, written):
-            raise VersionConflict(row.number, row.version, row.version + 1)
-        if items or draft.items:
-            executors = {key: rulebook.executor(key, draft) for key in draft.items}
-            repo.save_items(conn, row.id, items, draft, executors)
-        for f in stored:
-            repo.save_evidence(
-                conn,
-                {"sha256": f.sha256, "size": f.size, "media_type": f.media_type, "original_name": f.original_name,
-                 "created_by": actor.username, "created_at": now},
-            )  # fmt: skip
-        repo.append_event(
-            conn,
-            {
-                "case_id": row.id, "seq": seq, "at": now, "actor": actor.username, "trigger": trigger,
-                "from_state": row.state, "to_state": draft.state, "comment": note, "payload": payload,
-                "prev_hash": row.head_hash, "hash": head,
-            },
+    def _raise_by_hand(
+        self, conn: Connection, row: dict[str, Any], items: list[Row[Any]], draft: CaseDraft, rulebook: Rulebook,
+        trigger: str, actor: Actor, fields: dict[str, Any], note: str | None, now: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A dispatcher raises the supervision level (督办 / 挂牌督办) with a reason."""
+        if not actor.has("dispatcher"):
+            raise PermissionDenied("只有联席办调度员可以手动督办或挂牌督办", {"trigger": trigger})
+        if not is_open(row["state"], rulebook):
+            raise GuardFailed("ladder_open", "案件已办结，不能再督办")
+        unknown = set(fields) - {"reason"}
+        if unknown:
+            raise InvalidInput(sorted(unknown)[0], "督办只接受字段 reason（督办理由）")
+        reason = str(fields.get("reason") or "").strip()
+        if not reason:
+            raise InvalidInput("reason", "手动督办须填写理由（reason）")
+        if len(reason) > 2000:
+            raise InvalidInput("reason", "理由最多2000个字")
+        level = ladder.fire(row["ladder_level"], trigger)
+        moments = supervision.current_schedule(rulebook.spec, row, self.calendar(conn))
+        columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
+        repo.record_ladder_step(conn, row["id"], row["deadline_seq"], level, now, actor.username)
+        payload = {"fields": {"reason": reason}, "unit": actor.department, "level": level, "from_level": row["ladder_level"]}
+        new_row = write_change(
+            conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
+            payload=payload, now=now, columns=columns,
         )  # fmt: skip
-        return case_view({**row._mapping, **changes}, draft, rulebook, actor)
+        return self._view(new_row, draft, rulebook, actor)
+
+    def _view(self, row: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | None) -> dict[str, Any]:
+        view = case_view(row, draft, rulebook, actor)
+        if view["open"] and (actor is None or actor.has("dispatcher")):
+            view["allowed_triggers"] += [
+                t for t in ladder.MANUAL_TRIGGERS
+                if ladder.rank(ladder.LEVEL_OF_TRIGGER[t]) > ladder.rank(row["ladder_level"])
+            ]  # fmt: skip
+        return view

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
             files.update({p.name: p for p in sorted((self.config_dir / "workflows").glob("*.yaml"))})
         return [files[name] for name in sorted(files)]
 
+    def calendar_files(self) -> list[Path]:
+        """Holiday data per year (``calendar/*.yaml``); a file of the same name in the config
+        dir replaces the default one."""
+        files = {p.name: p for p in sorted((DEFAULTS / "calendar").glob("*.yaml"))}
+        if self.config_dir is not None and (self.config_dir / "calendar").is_dir():
+            files.update({p.name: p for p in sorted((self.config_dir / "calendar").glob("*.yaml"))})
+        return [files[name] for name in sorted(files)]
+
     def _pick(self, name: str) -> Path:
         if self.config_dir is not None and (self.config_dir / name).is_file():
             return self.config_dir / name

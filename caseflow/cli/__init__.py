@@ -9,8 +9,10 @@ import sys
 import click
 
 from caseflow.cli.admin import audit_group, init, user_group, workflow_group
+from caseflow.cli.calendar import calendar_group
 from caseflow.cli.cases import case_group
 from caseflow.cli.common import run_guarded
+from caseflow.cli.ops import scheduler, sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +25,9 @@ cli.add_command(user_group)
 cli.add_command(case_group)
 cli.add_command(audit_group)
 cli.add_command(workflow_group)
+cli.add_command(sweep)
+cli.add_command(scheduler)
+cli.add_command(calendar_group)
 
 
 def main() -> None:

@@ -24,7 +24,9 @@ as_option = click.option("--as", "as_user", metavar="USER", help="以该用户�
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Standard output; wide when not a terminal, so that piped tables are not cut."""
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=200)
 
 
 def err_console() -> Console:

@@ -1,0 +1,57 @@
+"""``caseflow sweep`` and ``caseflow scheduler``: the clocks at work."""
+
+import logging
+import signal
+from typing import Any
+
+import click
+from rich.table import Table
+
+from caseflow.cli.common import console, json_option, open_app, print_json
+from cases.views import local
+from workflow.ladder import LEVEL_LABELS
+
+
+@click.command("sweep")
+@json_option
+def sweep(as_json: bool) -> None:
+    """执行此刻到期的一切：督办升级（临期→逾期→督办→挂牌）、回头看到期等。"""
+    with open_app() as app:
+        report = app.sweeper.sweep()
+        if as_json:
+            print_json(report.to_dict())
+            return
+        if not report.steps:
+            click.echo(f"{local(report.now)}：没有到期事项")
+            return
+        table = Table(title=f"本次执行 {len(report.steps)} 步（{report.cases} 件案件）")
+        for column in ("案件", "动作", "督办级别", "状态", "应执行时间"):
+            table.add_column(column)
+        for s in report.steps:
+            level = LEVEL_LABELS.get(s.level or "", "")
+            table.add_row(s.case, s.action, level, s.to_state, (local(s.scheduled_for) or '')[:16])
+        console().print(table)
+
+
+@click.command("scheduler")
+@click.option("--tick-seconds", default=60, show_default=True, type=click.IntRange(5, 3600), help="两次巡检的间隔")
+def scheduler(tick_seconds: int) -> None:
+    """单独运行调度器（生产环境，PostgreSQL）；多台机器同时运行时只有一台在巡检。"""
+    from scheduling.runner import Ticker, make_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with open_app() as app:
+        ticker = Ticker(app, tick_seconds=tick_seconds)
+        runner = make_scheduler(ticker, blocking=True, tick_seconds=tick_seconds)
+
+        def stop(*_: Any) -> None:
+            runner.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        click.echo(f"调度器已启动（{ticker.lease.holder}，每 {tick_seconds} 秒巡检一次）；Ctrl-C 退出", err=True)
+        try:
+            runner.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            ticker.lease.release()

@@ -1,0 +1,147 @@
+"""The sweep: every step that has fallen due — supervision ladder levels, and triggers a
+definition schedules (the revisit of a closed site) — performed exactly once.
+
+Due cases are selected by the indexed ``next_check_at`` in batches, so the cost follows the due
+work, not the number of cases. Each batch is one write transaction; each case inside it has its
+own savepoint, a conditional update on its version and, for ladder steps, a row under a unique
+key, so two sweepers (or a sweeper and a handler) never do a step twice. After downtime the
+first sweep catches up every level that fell due, in order, each its own event.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from cases import repository as repo
+from cases import supervision
+from cases.changes import write_change
+from cases.db import Database
+from cases.definitions import Definitions
+from workflow import ladder
+from workflow.calendar import WorkingCalendar
+from workflow.clock import Clock
+from workflow.deadlines import ClockBasis
+from workflow.errors import VersionConflict
+from workflow.org import Actor
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Step:
+    case: str
+    action: str
+    """A ladder trigger (``warn``, ``mark_overdue``, ``supervise``, ``list``) or a workflow trigger."""
+    level: str | None
+    to_state: str
+    scheduled_for: datetime
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    steps: list[Step] = field(default_factory=list)
+    cases: int = 0
+    skipped: list[str] = field(default_factory=list)
+    """Cases another writer changed first (they are picked up by the next sweep if still due)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "cases": self.cases,
+            "steps": [
+                {"case": s.case, "action": s.action, "level": s.level, "to_state": s.to_state, "scheduled_for": s.scheduled_for.isoformat()}
+                for s in self.steps
+            ],
+            "skipped": self.skipped,
+        }
+
+
+class Sweeper:
+    def __init__(self, db: Database, definitions: Definitions, clock: Clock, calendar: Callable[[Connection], WorkingCalendar]) -> None:
+        self.db = db
+        self.definitions = definitions
+        self.clock = clock
+        self.calendar = calendar
+
+    def sweep(self, now: datetime | None = None, batch: int = BATCH) -> SweepReport:
+        """Perform every step due at ``now`` (default: the clock's now)."""
+        now = now or self.clock.now()
+        report = SweepReport(now)
+        seen: set[int] = set()
+        while True:
+            with self.db.write() as conn:
+                rows = [r for r in repo.due_cases(conn, now, batch) if r.id not in seen]
+                calendar = self.calendar(conn)
+                for row in rows:
+                    seen.add(row.id)
+                    self._one(conn, dict(row._mapping), now, calendar, report)
+            if not rows:
+                return report
+
+    def _one(self, conn: Connection, row: dict[str, Any], now: datetime, calendar: WorkingCalendar, report: SweepReport) -> None:
+        try:
+            with conn.begin_nested():
+                steps = self._due_steps(conn, row, now, calendar)
+        except (VersionConflict, IntegrityError):
+            report.skipped.append(row["number"])
+            return
+        report.cases += 1
+        report.steps.extend(steps)
+
+    def _due_steps(self, conn: Connection, row: dict[str, Any], now: datetime, calendar: WorkingCalendar) -> list[Step]:
+        rulebook = self.definitions.pinned(conn, row["definition_version"])
+        spec = rulebook.spec
+        items = repo.items_of(conn, row["id"]) if spec.checklists else []
+        draft = repo.to_draft(row, items)
+        raw = draft.flags.get("clock")
+        if not raw or row["due_at"] is None:  # no running clock: nothing can fall due
+            self._reschedule(conn, row, None)
+            return []
+        basis = ClockBasis.from_dict(raw)
+        if basis.on_expiry != "ladder":
+            return [self._expire(conn, row, items, draft, rulebook, basis, now, calendar)]
+        moments = supervision.schedule(spec, basis, row["due_date"], row["due_at"], calendar)
+        steps = []
+        for moment in ladder.due_steps(row["ladder_level"], moments, now):
+            trigger = ladder.TRIGGER_OF[moment.level]
+            level = ladder.fire(row["ladder_level"], trigger)
+            repo.record_ladder_step(conn, row["id"], row["deadline_seq"], level, now, "system")
+            if level in ("overdue", "supervised", "listed"):
+                draft.flags["ever_overdue"] = True
+            payload = {"level": level, "from_level": row["ladder_level"], "deadline_seq": row["deadline_seq"],
+                       "due_date": row["due_date"].isoformat(), "scheduled_for": moment.at.isoformat()}  # fmt: skip
+            columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
+            row = write_change(
+                conn, row, items, draft, rulebook, trigger=trigger, actor="system", note=None,
+                payload=payload, now=now, columns=columns,
+            )  # fmt: skip
+            items = repo.items_of(conn, row["id"]) if spec.checklists else []
+            steps.append(Step(row["number"], trigger, level, row["state"], moment.at))
+        if not steps:  # nothing above the current level is due (e.g. already raised by hand)
+            self._reschedule(conn, row, supervision.next_check(row["ladder_level"], moments))
+        return steps
+
+    def _reschedule(self, conn: Connection, row: dict[str, Any], at: datetime | None) -> None:
+        """Move the next check; scheduling data, not a change of the case (no event)."""
+        if not repo.set_next_check(conn, row["id"], row["version"], at):
+            raise VersionConflict(row["number"], row["version"], row["version"] + 1)
+
+    def _expire(self, conn: Connection, row: dict[str, Any], items: list[Any], draft: Any, rulebook: Any,
+                basis: ClockBasis, now: datetime, calendar: WorkingCalendar) -> Step:  # fmt: skip
+        """Fire the trigger a clock schedules (e.g. ``revisit`` 30 days after closing)."""
+        from_state = draft.state
+        decision = rulebook.decide(draft, basis.on_expiry, Actor.system(), {}, now)
+        clock = supervision.after_decision(rulebook.spec, draft, row, from_state, False, now, calendar)
+        payload: dict[str, Any] = {"fields": {}, "scheduled_for": row["due_at"].isoformat()}
+        if clock.note is not None:
+            payload["deadline"] = clock.note
+        new_row = write_change(
+            conn, row, items, draft, rulebook, trigger=decision.trigger, actor="system", note=None,
+            payload=payload, now=now, columns=clock.columns,
+        )  # fmt: skip
+        return Step(new_row["number"], decision.trigger, None, new_row["state"], row["due_at"])

@@ -1,0 +1,115 @@
+"""Deadline rules: which clock runs after a decision, and when it falls due.
+
+``plan_clock`` looks at one decision (from/to state, the signals the effects raised) and says
+whether the case's clock is kept, cleared, or replaced by a new one, and on what basis. A
+``ClockBasis`` (start + duration, or a fixed last day) is stored with the case so that a
+deadline computed on the provisional calendar can be recomputed when the year's data arrives.
+Counting days is the calendar's job; the supervision ladder is ``workflow.ladder``'s.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from workflow.calendar import Deadline, WorkingCalendar
+from workflow.case import CaseDraft
+from workflow.clock import SHANGHAI
+from workflow.durations import Duration, parse_duration
+from workflow.spec import ClockSpec, WorkflowSpec
+
+KEEP, CLEAR, START = "keep", "clear", "start"
+
+
+@dataclass(frozen=True)
+class ClockBasis:
+    """How a deadline was computed, stored in ``flags['clock']``."""
+
+    start: str
+    """ISO instant (a clock counted from an event) or ISO date (counted from a day)."""
+    duration: str | None
+    """``10wd`` … or None when ``start`` is itself the last day (a fixed deadline date)."""
+    state: str
+    """The state whose clock this is."""
+    on_expiry: str = "ladder"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "duration": self.duration, "state": self.state, "on_expiry": self.on_expiry}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ClockBasis":
+        return cls(data["start"], data.get("duration"), data["state"], data.get("on_expiry", "ladder"))
+
+
+@dataclass(frozen=True)
+class ClockPlan:
+    action: str
+    """``keep`` the running clock, ``clear`` it (no deadline), or ``start`` a new one."""
+    basis: ClockBasis | None = None
+
+
+def _state_clock(spec: WorkflowSpec, state: str) -> ClockSpec | None:
+    return spec.states[state].clock
+
+
+def _basis_for_state(spec: WorkflowSpec, case: CaseDraft, state: str, now: datetime) -> ClockBasis | None:
+    clock = _state_clock(spec, state)
+    if clock is None:
+        return None
+    start = now.isoformat()
+    if clock.anchor == "assignment" and case.flags.get("assigned_at"):
+        start = case.flags["assigned_at"]
+    if clock.deadline_field is not None:
+        fixed = case.fields.get(clock.deadline_field)
+        if fixed:
+            return ClockBasis(str(fixed), None, state, clock.on_expiry)
+        return ClockBasis(start, str(clock.default), state, clock.on_expiry)
+    if clock.by_field is not None:
+        value = case.fields.get(clock.by_field)
+        chosen = clock.durations.get(str(value)) or next(iter(clock.durations.values()))
+        return ClockBasis(start, str(chosen), state, clock.on_expiry)
+    return ClockBasis(start, str(clock.duration), state, clock.on_expiry)
+
+
+def plan_clock(
+    spec: WorkflowSpec,
+    case: CaseDraft,
+    from_state: str,
+    to_state: str,
+    internal: bool,
+    signals: list[str],
+    now: datetime,
+) -> ClockPlan:
+    """What happens to the case's clock after a decision."""
+    current = case.flags.get("clock")
+    for signal in signals:
+        if signal.startswith("clock:extend:") and current:
+            # the deadline moves by the granted working days, counted from the old last day
+            extra = parse_duration(signal.rsplit(":", 1)[1])
+            return ClockPlan(START, ClockBasis(case.flags["due_date"], str(extra), to_state))
+        if signal.startswith("clock:restart:"):
+            duration = parse_duration(signal.rsplit(":", 1)[1])
+            return ClockPlan(START, ClockBasis(now.isoformat(), str(duration), to_state))
+    if internal:
+        return ClockPlan(KEEP)
+    if spec.states[to_state].terminal:
+        return ClockPlan(CLEAR)
+    source_clock = _state_clock(spec, from_state)
+    if source_clock is not None and source_clock.keeps_running == to_state and current:
+        return ClockPlan(KEEP)  # back to the clock that kept running (e.g. extension refused)
+    target_clock = _state_clock(spec, to_state)
+    if target_clock is not None and target_clock.keeps_running and current:
+        return ClockPlan(KEEP)  # e.g. an extension is requested: the handling deadline runs on
+    basis = _basis_for_state(spec, case, to_state, now)
+    return ClockPlan(START, basis) if basis is not None else ClockPlan(CLEAR)
+
+
+def compute(basis: ClockBasis, calendar: WorkingCalendar) -> Deadline:
+    """The deadline a basis gives on this calendar."""
+    if basis.duration is None:
+        last = date.fromisoformat(basis.start)
+        due_at = datetime.combine(last + timedelta(days=1), time(0), SHANGHAI)
+        return Deadline(last, due_at, not calendar.is_known(last.year))
+    duration: Duration = parse_duration(basis.duration)
+    if "T" in basis.start:
+        return calendar.deadline(datetime.fromisoformat(basis.start), duration)
+    return calendar.add(date.fromisoformat(basis.start), duration)
