@@ -7,7 +7,7 @@ every bad field. Which fields an action takes is the definition's business (``wo
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -90,6 +90,8 @@ def normalise(spec: FieldSpec, raw: Any, org: Organisation) -> Any:
 
 
 def _date(spec: FieldSpec, raw: Any) -> date:
+    if isinstance(raw, datetime):
+        raise InvalidInput(spec.name, f"{spec.label}应为日期（YYYY-MM-DD），不含时间")
     if isinstance(raw, date):
         return raw
     text = str(raw).strip()
@@ -124,7 +126,12 @@ def _decimal(spec: FieldSpec, raw: Any) -> str:
 
 
 def is_blank(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str | list | tuple) and not _split(raw) and not str(raw).strip())
+    """Nothing given: None, blank text, or a list of blanks."""
+    if raw is None:
+        return True
+    if isinstance(raw, list | tuple):
+        return not _split(raw)
+    return isinstance(raw, str) and not raw.strip()
 
 
 def check_inputs(

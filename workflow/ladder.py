@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from transitions import Machine, MachineError
+from enum import Enum
+
+from transitions import Machine, MachineError, State
 
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
@@ -41,7 +43,7 @@ class _Holder:
 def _build_machine() -> Machine:
     machine = Machine(model=None, states=list(LEVELS), initial="normal", auto_transitions=False, send_event=True)
     for level, trigger in TRIGGER_OF.items():
-        below = [lower for lower in LEVELS if rank(lower) < rank(level)]
+        below: list[str | Enum | State] = [lower for lower in LEVELS if rank(lower) < rank(level)]
         machine.add_transition(trigger, below, level)
     machine.add_transition("reset", list(LEVELS), "normal")
     return machine

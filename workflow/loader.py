@@ -81,10 +81,24 @@ class _Reader:
             if name not in pool:
                 self.fail(key, f"unknown {what} {name!r}; known: {', '.join(sorted(pool))}")
 
-    def only_keys(self, data: Mapping[str, Any], allowed: set[str], key: str) -> None:
+    def one(self, value: Any, allowed: Iterable[str], key: str, what: str) -> str:
+        """``value`` as a known name."""
+        if not isinstance(value, str):
+            self.fail(key, f"expected the name of a {what}, got {value!r}")
+        self.known([value], allowed, key, what)
+        return value
+
+    def integer(self, data: Mapping[str, Any], name: str, key: str) -> int | None:
+        value = data.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            self.fail(f"{key}.{name}", f"expected a whole number, got {value!r}")
+        return value
+
+    def only_keys(self, data: Mapping[str, Any], allowed: set[str], key: str | None) -> None:
         extra = set(data) - allowed
         if extra:
-            self.fail(f"{key}.{sorted(extra)[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
+            where = f"{key}.{sorted(extra)[0]}" if key else str(sorted(extra)[0])
+            self.fail(where, f"unknown key; allowed: {', '.join(sorted(allowed))}")
 
 
 def definition_version(data: Any) -> str:
@@ -98,7 +112,7 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
     data = load_text(text, file)
     r = _Reader(file, org)
     top = r.mapping(data, "(document)")
-    r.only_keys(top, _TOP_KEYS, "(document)")
+    r.only_keys(top, _TOP_KEYS, None)
     fields = _fields(r, r.mapping(top.get("fields"), "fields"))
     states = _states(r, r.mapping(top.get("states"), "states"), fields)
     counters = r.names(top.get("counters"), "counters")
@@ -106,7 +120,9 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
     violation_departments = {
         str(k): str(v) for k, v in r.mapping(top.get("violation_departments") or {}, "violation_departments").items()
     }
+    violation_choices = fields["violations"].choices if "violations" in fields else ()
     for name, code in violation_departments.items():
+        r.known([name], violation_choices, f"violation_departments.{name}", "violation type (fields.violations.choices)")
         r.known([code], org.codes(), f"violation_departments.{name}", "department")
     review = top.get("default_review_department")
     if review is not None:
@@ -177,10 +193,14 @@ def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
             type=kind,
             choices=choices,
             kinds=kinds,
-            max_length=data.get("max_length"),
-            min=data.get("min"),
-            max=data.get("max"),
+            max_length=r.integer(data, "max_length", key),
+            min=r.integer(data, "min", key),
+            max=r.integer(data, "max", key),
         )
+        if spec.min is not None and spec.max is not None and spec.min > spec.max:
+            r.fail(f"{key}.min", f"min {spec.min} is greater than max {spec.max}")
+        if spec.max_length is not None and spec.max_length < 1:
+            r.fail(f"{key}.max_length", "max_length must be at least 1")
         if data.get("default") is not None:
             from workflow.fields import normalise  # fields imports spec; avoid a cycle at import
 
@@ -260,8 +280,7 @@ def _actors(r: _Reader, raw: Any, key: str) -> tuple[ActorRule, ...]:
     for i, item in enumerate(raw):
         data = r.mapping(item, f"{key}[{i}]")
         r.only_keys(data, {"role", "unit", "department"}, f"{key}[{i}]")
-        role = data.get("role")
-        r.known([role], (*ROLES, SYSTEM_ROLE), f"{key}[{i}].role", "role")
+        role = r.one(data.get("role"), (*ROLES, SYSTEM_ROLE), f"{key}[{i}].role", "role")
         unit, department = data.get("unit"), data.get("department")
         if unit is not None:
             r.known([unit], rules.RELATIONS, f"{key}[{i}].unit", "unit relation")
@@ -274,7 +293,8 @@ def _actors(r: _Reader, raw: Any, key: str) -> tuple[ActorRule, ...]:
 def _create(r: _Reader, data: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> CreateSpec:
     required = r.names(data.get("required"), "create.required")
     optional = r.names(data.get("optional"), "create.optional")
-    r.known(required + optional, fields, "create", "field")
+    r.known(required, fields, "create.required", "field")
+    r.known(optional, fields, "create.optional", "field")
     return CreateSpec(_actors(r, data.get("actors"), "create.actors"), required, optional)
 
 
@@ -302,11 +322,12 @@ def _transition(r: _Reader, raw: Any, key: str, states: Mapping[str, StateSpec],
     internal = data.get("internal", False)
     dest = None if internal else data.get("dest")
     if not internal:
-        r.known([dest], states, f"{key}.dest", "state")
+        dest = r.one(dest, states, f"{key}.dest", "state")
     required = r.names(data.get("required"), f"{key}.required")
     optional = r.names(data.get("optional"), f"{key}.optional")
     store = r.names(data.get("store"), f"{key}.store")
-    r.known(required + optional, fields, f"{key}.required/optional", "field")
+    r.known(required, fields, f"{key}.required", "field")
+    r.known(optional, fields, f"{key}.optional", "field")
     r.known(store, required + optional, f"{key}.store", "input of this trigger")
     values = {str(k): r.names(v, f"{key}.allowed_values.{k}") for k, v in r.mapping(data.get("allowed_values") or {}, f"{key}.allowed_values").items()}
     for name, choices in values.items():
@@ -342,8 +363,7 @@ def _checklists(r: _Reader, raw: Any, states: Mapping[str, StateSpec], fields: M
         r.known([name], CHECKLIST_NAMES, key, "checklist")
         data = r.mapping(value, key)
         r.only_keys(data, {"label", "state", "evidence", "ordered", "chosen_by", "items"}, key)
-        state = data.get("state")
-        r.known([state], states, f"{key}.state", "state")
+        state = r.one(data.get("state"), states, f"{key}.state", "state")
         evidence = data.get("evidence", "required")
         r.known([evidence], EVIDENCE_MODES, f"{key}.evidence", "evidence mode")
         chosen_by = data.get("chosen_by")
@@ -400,11 +420,11 @@ def _check_graph(r: _Reader, spec: WorkflowSpec) -> None:
     for name in spec.states:
         if name not in reachable:
             r.fail(f"states.{name}", f"unreachable from the initial state {spec.initial!r}")
-    for name, state in spec.states.items():
+    for name, state_spec in spec.states.items():
         leaves = any(name in t.sources and t.dest not in (None, name) for t in spec.transitions)
-        if not state.terminal and not leaves:
+        if not state_spec.terminal and not leaves:
             r.fail(f"states.{name}", "dead end: not terminal, and no transition leaves it")
-    for name, state in spec.states.items():
-        expiry = state.clock.on_expiry if state.clock else "ladder"
+    for name, state_spec in spec.states.items():
+        expiry = state_spec.clock.on_expiry if state_spec.clock else "ladder"
         if expiry != "ladder" and not spec.branches(expiry, name):
             r.fail(f"states.{name}.clock.on_expiry", f"{expiry!r} is neither 'ladder' nor a trigger out of {name!r}")

@@ -203,7 +203,7 @@ class Rulebook:
         if first.evidence == "none" and files:
             raise InvalidInput("evidence", f"“{first.label}”不接受证明材料")
         ctx = RuleContext(self.spec, self.org, case, actor, trigger, inputs, now, files)
-        holder, chosen = _Holder(case.state), []
+        holder, chosen = _Holder(case.state), list[int]()
         fired = self.machine.events[trigger].trigger(holder, ctx=ctx, chosen=chosen)
         if not fired or not chosen:
             raise GuardFailed("when", f"“{first.label}”在当前情况下不适用")
@@ -211,6 +211,7 @@ class Rulebook:
         if transition not in permitted:
             raise PermissionDenied(f"“{transition.label}”只能由{self.describe(transition.actors)}执行")
         from_state = case.state
+        case.signals.clear()
         case.state = holder.state
         explicit = {k for k, v in given.items() if not is_blank(v)}
         for name in transition.store:

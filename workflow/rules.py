@@ -86,7 +86,7 @@ def _guard(name: str, ok: bool, reason: str) -> None:
 
 def co_units_exclude_lead(ctx: RuleContext) -> None:
     lead = ctx.inputs.get("lead_unit")
-    co = ctx.inputs.get("co_units") or []
+    co = ctx.inputs["co_units"] if "co_units" in ctx.inputs else ctx.case.fields.get("co_units") or []
     _guard("co_units_exclude_lead", lead not in co, "主办单位不能同时作为协办单位")
 
 

@@ -11,11 +11,12 @@ _VALUE = {char: index for index, char in enumerate(ALPHABET)}
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _AUTHORITIES = set("123456789ANY")
 _FULL_WIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"}
+"""Full-width digits and capitals (``str.upper`` already capitalises full-width letters)."""
 
 
 def normalise_uscc(raw: str) -> str:
     """Strip all white space, fold full-width characters and upper-case."""
-    return "".join(raw.translate(_FULL_WIDTH).split()).upper()
+    return "".join(raw.upper().translate(_FULL_WIDTH).split())
 
 
 def check_character(first17: str) -> str:

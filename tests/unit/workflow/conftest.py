@@ -7,7 +7,6 @@ read from the YAML under test.
 """
 
 import hashlib
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +15,7 @@ import pytest
 
 from workflow.case import CaseDraft, ItemState
 from workflow.loader import load_workflows
-from workflow.org import Actor, Organisation, load_organisation
+from workflow.org import Organisation, load_organisation
 from workflow.rulebook import Rulebook
 from workflow.spec import WorkflowSpec
 
@@ -33,10 +32,6 @@ CLASSIFIED_ON = TODAY - timedelta(days=20)
 def sha(text: str) -> str:
     """A realistic evidence reference: the SHA-256 of some bytes."""
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def make_actor(department: str, *roles: str, name: str | None = None) -> Actor:
-    return Actor(name or f"{'+'.join(roles)}@{department}", department, frozenset(roles))
 
 
 # Item labels and order as listed in DOMAIN.md §4.
@@ -129,7 +124,9 @@ def _item(checklist: str, key: str, label: str, position: int, by: str | None) -
 def add_clearing_items(case: CaseDraft, done: bool, cut_gas: bool = False) -> None:
     entries = {**CLEARING_ITEMS, **(GAS_ITEM if cut_gas else {})}
     for position, (key, (label, dept)) in enumerate(entries.items()):
-        case.items[key] = _item("clearing", key, label, position, f"handler@{dept}" if done else None)
+        case.items[key] = _item(
+            "clearing", key, label, position, f"handler@{dept}" if done else None
+        )
 
 
 def add_signoffs(case: CaseDraft, done: int) -> None:
@@ -170,7 +167,9 @@ def site_case(
             items=list(RECTIFICATION_LABELS), deadline=(TODAY + timedelta(days=10)).isoformat()
         )
         for position, (key, label) in enumerate(RECTIFICATION_LABELS.items()):
-            case.items[key] = _item("rectification", key, label, position, "handler@kongcheng" if done else None)
+            case.items[key] = _item(
+                "rectification", key, label, position, "handler@kongcheng" if done else None
+            )
     if state in ("acceptance", "closed", "revisit_due", "archived"):
         add_signoffs(case, done=3 if done else 0)
     return case
@@ -201,24 +200,16 @@ def books(enterprise_book: Rulebook, site_book: Rulebook) -> dict[str, Rulebook]
     return {"enterprise_issue": enterprise_book, "scattered_polluting": site_book}
 
 
-CaseBuilder = Callable[..., CaseDraft]
-
 KIT = SimpleNamespace(
     NOW=NOW,
     TODAY=TODAY,
     CLASSIFIED_ON=CLASSIFIED_ON,
-    CO_UNITS=CO_UNITS,
     CLEARING_ITEMS=CLEARING_ITEMS,
-    GAS_ITEM=GAS_ITEM,
     SIGNOFFS=SIGNOFFS,
-    RECTIFICATION_LABELS=RECTIFICATION_LABELS,
     sha=sha,
-    actor=make_actor,
     enterprise_case=enterprise_case,
     site_case=site_case,
-    add_clearing_items=add_clearing_items,
     add_signoffs=add_signoffs,
-    build={"enterprise_issue": enterprise_case, "scattered_polluting": site_case},
 )
 """Everything above, handed to tests through the ``kit`` fixture (test modules never import
 this conftest: with several ``conftest.py`` in the tree that import is ambiguous)."""
