@@ -1,0 +1,6 @@
+"""Notifications: templates (sandboxed Jinja2), recipients, the outbox written in the case's
+transaction, the dispatcher that delivers it, and the delivery channels.
+
+Layering: this package sits beside ``cases`` (it may import ``workflow`` and read the case
+tables through ``cases.models``); the composition root connects the case service to the outbox.
+"""
