@@ -5,9 +5,10 @@ Nothing is built at import time; ``build()`` makes one ``App`` per process (or p
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cases import migrate
-from cases.calendar import CalendarService
+from cases.calendar import CalendarService, DayChange
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.evidence import EvidenceStore
@@ -19,7 +20,7 @@ from workflow.calendar import MAX_YEAR, MIN_YEAR, load_calendar_files, load_pack
 from workflow.clock import Clock, FixedClock, SystemClock, parse_instant
 from workflow.errors import DefinitionError
 from workflow.loader import load_workflow
-from workflow.org import Organisation, load_organisation
+from workflow.org import Actor, Organisation, load_organisation
 from workflow.spec import WorkflowSpec
 
 
@@ -38,6 +39,12 @@ class App:
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)
+
+    def add_calendar_day(self, day: str, kind: str, name: str, actor: Actor) -> tuple[DayChange, list[dict[str, Any]]]:
+        """Enter a calendar day, then recompute the open deadlines it can move (and every
+        provisional one): the calendar and the cases stay consistent."""
+        change = self.calendar.add(day, kind, name, actor)
+        return change, self.sweeper.recompute_deadlines(change.day)
 
     def close(self) -> None:
         self.db.dispose()

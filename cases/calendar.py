@@ -91,9 +91,13 @@ def parse_day(value: str | date) -> date:
                 raise ValueError(text)
             value = date.fromisoformat(text)
         except ValueError:
-            raise InvalidInput("date", f"“{text}”不是有效日期，请写作 YYYY-MM-DD（如 2027-01-01）") from None
+            raise InvalidInput(
+                "date", f"“{text}”不是有效日期，请写作 YYYY-MM-DD（如 2027-01-01）"
+            ) from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise InvalidInput("date", f"年份须在 {MIN_YEAR}–{MAX_YEAR} 之间（收到 {value.isoformat()}）")
+        raise InvalidInput(
+            "date", f"年份须在 {MIN_YEAR}–{MAX_YEAR} 之间（收到 {value.isoformat()}）"
+        )
     return value
 
 
@@ -142,7 +146,9 @@ class CalendarService:
     """The effective calendar (cached per process, refreshed when ``calendar_change`` grows, so a
     change made by another process is seen too), admin changes and the per-year listing."""
 
-    def __init__(self, db: Database, clock: Clock, base: CalendarData, config: CalendarData | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, base: CalendarData, config: CalendarData | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.base = base
@@ -177,11 +183,25 @@ class CalendarService:
             before = data.kind_of(the_day)
             _refuse_no_op(the_day, the_kind, clean, before)
             made_known = the_day.year not in data.known_years
-            _upsert(conn, {"day": the_day, "kind": the_kind, "name": clean, "created_by": actor.username, "created_at": at})
+            _upsert(
+                conn,
+                {
+                    "day": the_day,
+                    "kind": the_kind,
+                    "name": clean,
+                    "created_by": actor.username,
+                    "created_at": at,
+                },
+            )
             conn.execute(
                 insert(CHANGES).values(
-                    day=the_day, kind=the_kind, name=clean, actor=actor.username, at=at,
-                    previous_kind=before[0] if before else None, previous_name=before[1] if before else None,
+                    day=the_day,
+                    kind=the_kind,
+                    name=clean,
+                    actor=actor.username,
+                    at=at,
+                    previous_kind=before[0] if before else None,
+                    previous_name=before[1] if before else None,
                 )  # fmt: skip
             )
         self._cache = None
@@ -196,9 +216,16 @@ class CalendarService:
         check_year(year)
         with self.db.read() as conn:
             calendar = self.calendar(conn)
-            rows = {r.day: r for r in conn.execute(select(DAYS).where(DAYS.c.day.between(date(year, 1, 1), date(year, 12, 31))))}
+            rows = {
+                r.day: r
+                for r in conn.execute(
+                    select(DAYS).where(DAYS.c.day.between(date(year, 1, 1), date(year, 12, 31)))
+                )
+            }
             changes = conn.execute(
-                select(CHANGES).where(CHANGES.c.day.between(date(year, 1, 1), date(year, 12, 31))).order_by(CHANGES.c.id)
+                select(CHANGES)
+                .where(CHANGES.c.day.between(date(year, 1, 1), date(year, 12, 31)))
+                .order_by(CHANGES.c.id)
             ).all()
         summary = calendar.year_summary(year)
         admin = {day: (row.kind, row.name) for day, row in rows.items()}
@@ -217,7 +244,9 @@ class CalendarService:
         return {
             "year": year,
             "known": summary.known,
-            "sources": sorted({self._source(d, admin) for d, _ in (*summary.holidays, *summary.workdays)}),
+            "sources": sorted(
+                {self._source(d, admin) for d, _ in (*summary.holidays, *summary.workdays)}
+            ),
             "days": summary.days,
             "working_days": summary.working_days,
             "holidays": [entry(d, n) for d, n in summary.holidays],

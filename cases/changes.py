@@ -6,8 +6,9 @@ deadline recomputation) so that the chain, the version and the head are kept in 
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -18,6 +19,29 @@ from cases.views import CLOSED_STATES
 from workflow.case import CaseDraft
 from workflow.errors import VersionConflict
 from workflow.rulebook import Rulebook
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One written change, as sinks (the notification outbox) see it."""
+
+    row: dict[str, Any]
+    """The case row as now stored."""
+    draft: CaseDraft
+    rulebook: Rulebook
+    trigger: str
+    actor: str
+    from_state: str | None
+    note: str | None
+    payload: dict[str, Any]
+    seq: int
+    now: datetime
+
+
+class ChangeSink(Protocol):
+    def on_change(self, conn: Connection, change: ChangeRecord) -> None:
+        """Called inside the case's transaction, after the event is written."""
+        ...
 
 
 def write_change(
@@ -34,6 +58,7 @@ def write_change(
     now: datetime,
     columns: dict[str, Any] | None = None,
     stored: Sequence[StoredFile] = (),
+    sinks: Sequence[ChangeSink] = (),
 ) -> dict[str, Any]:
     """Write the draft (plus ``columns``) and one event; return the case row as now stored."""
     if stored:
@@ -74,4 +99,9 @@ def write_change(
             "prev_hash": row["head_hash"], "hash": head,
         },
     )  # fmt: skip
-    return {**row, **changes, **written}
+    new_row = {**row, **changes, **written}
+    if sinks:
+        record = ChangeRecord(new_row, draft, rulebook, trigger, actor, row["state"], note, payload, seq, now)
+        for sink in sinks:
+            sink.on_change(conn, record)
+    return new_row

@@ -101,6 +101,11 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=255)
     phone: str | None = Field(default=None, max_length=32)
+    channels: list[str] = Field(
+        default_factory=lambda: ["inapp", "email"],
+        sa_column=Column(JSON, nullable=False, server_default='["inapp", "email"]'),
+    )
+    """Channels the user wants messages on (in-app is always on)."""
     active: bool = True
     created_at: datetime
 
@@ -192,3 +197,35 @@ class SchedulerLease(SQLModel, table=True):
     holder: str = Field(max_length=128)
     expires_at: datetime
     renewed_at: datetime
+
+
+class Notification(SQLModel, table=True):
+    """The outbox and the in-app inbox: one row per (event, recipient, channel), written in the
+    transaction of the case change that caused it, delivered later by the dispatcher."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_due", "status", "next_attempt_at"),
+        Index("ix_notification_recipient", "recipient", "channel", "read_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    case_number: str | None = Field(default=None, max_length=32)
+    event: str = Field(max_length=32)
+    recipient: str = Field(max_length=64, description="user name, or dept:<code> for a group robot")
+    channel: str = Field(max_length=16)
+    urgent: bool = False
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str | None = None
+    status: str = Field(default="pending", max_length=16, description="pending|sent|failed|dead")
+    attempts: int = 0
+    next_attempt_at: datetime
+    lease_holder: str | None = Field(default=None, max_length=128)
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+    read_at: datetime | None = None

@@ -4,7 +4,7 @@ of ``advance`` costs a handful of statements, no unit-of-work bookkeeping).
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
@@ -200,8 +200,12 @@ def set_next_check(conn: Connection, case_id: int, version: int, at: datetime | 
     return result.rowcount == 1
 
 
-def provisional_cases(conn: Connection) -> list[Row[Any]]:
-    return list(conn.execute(select(CASES).where(CASES.c.due_provisional.is_(True)).order_by(CASES.c.id)))
+def deadlines_to_recompute(conn: Connection, changed_day: date | None) -> list[Row[Any]]:
+    """Cases whose deadline is provisional, or (given a changed calendar day) ends on or after it."""
+    condition = CASES.c.due_provisional.is_(True)
+    if changed_day is not None:
+        condition = or_(condition, CASES.c.due_date >= changed_day)
+    return list(conn.execute(select(CASES).where(condition).order_by(CASES.c.id)))
 
 
 # --- users ----------------------------------------------------------------------------------------

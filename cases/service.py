@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row
 
 from cases import audit, supervision
 from cases import repository as repo
-from cases.changes import write_change
+from cases.changes import ChangeRecord, ChangeSink, write_change
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.evidence import EvidenceStore, StoredFile
@@ -64,6 +64,8 @@ class CaseService:
         self.clock = clock
         self.evidence = evidence
         self.calendar = calendar
+        self.sinks: list[ChangeSink] = []
+        """Called in each change's transaction (the notification outbox); set by the root."""
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -105,6 +107,9 @@ class CaseService:
                     "prev_hash": audit.GENESIS, "hash": head,
                 },
             )  # fmt: skip
+            record = ChangeRecord(meta, draft, rulebook, "create", actor.username, None, note, payload, 1, now)
+            for sink in self.sinks:
+                sink.on_change(conn, record)
         return self._view(meta, draft, rulebook, actor)
 
     def advance(
@@ -120,23 +125,26 @@ class CaseService:
     ) -> dict[str, Any]:
         """Fire ``trigger`` on the case as ``actor`` with the given input fields."""
         note = _comment(comment)
-        stored = self._store_files(evidence)
+        checked = [self.evidence.check(u.data, u.name) for u in evidence]
         now = self.clock.now()
         with self.db.write() as conn:
             row, rulebook, items, draft = self._load(conn, ref, expected_version)
             if trigger in ladder.MANUAL_TRIGGERS:
+                if checked:
+                    raise InvalidInput("evidence", "督办操作不接受证明材料")
                 return self._raise_by_hand(conn, row, items, draft, rulebook, trigger, actor, fields or {}, note, now)
-            decision = rulebook.decide(draft, trigger, actor, fields or {}, now, [f.sha256 for f in stored])
+            decision = rulebook.decide(draft, trigger, actor, fields or {}, now, [f.sha256 for f in checked])
             payload: dict[str, Any] = {"fields": decision.inputs, "unit": actor.department}
             if draft.signals:
                 payload["signals"] = list(draft.signals)
             internal = decision.transition.dest is None
             clock = supervision.after_decision(rulebook.spec, draft, row, decision.from_state, internal, now, self.calendar(conn))
+            stored = self._store_files(evidence)
             if clock.note is not None:
                 payload["deadline"] = clock.note
             new_row = write_change(
                 conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
-                payload=payload, now=now, columns=clock.columns, stored=stored,
+                payload=payload, now=now, sinks=self.sinks, columns=clock.columns, stored=stored,
             )  # fmt: skip
             return self._view(new_row, draft, rulebook, actor)
 
@@ -153,15 +161,16 @@ class CaseService:
     ) -> dict[str, Any]:
         """Complete a checklist item, rectification item or acceptance sign-off."""
         note = _comment(comment)
-        stored = self._store_files(evidence)
+        checked = [self.evidence.check(u.data, u.name) for u in evidence]
         now = self.clock.now()
         with self.db.write() as conn:
             row, rulebook, items, draft = self._load(conn, ref, expected_version)
-            inputs = rulebook.complete_item(draft, item, actor, fields or {}, now, [f.sha256 for f in stored])
+            inputs = rulebook.complete_item(draft, item, actor, fields or {}, now, [f.sha256 for f in checked])
             payload = {"item": item, "fields": inputs, "unit": actor.department}
+            stored = self._store_files(evidence)
             new_row = write_change(
                 conn, row, items, draft, rulebook, trigger="complete_item", actor=actor.username, note=note,
-                payload=payload, now=now, stored=stored,
+                payload=payload, now=now, sinks=self.sinks, stored=stored,
             )  # fmt: skip
             return self._view(new_row, draft, rulebook, actor)
 
@@ -223,10 +232,8 @@ class CaseService:
     # --- internals -----------------------------------------------------------------------------
 
     def _store_files(self, uploads: Sequence[Upload]) -> list[StoredFile]:
-        # Every file is checked before any is written; content-addressed, so a file written for
-        # a call that is then refused is harmless (and found again if the call is retried).
-        for upload in uploads:
-            self.evidence.check(upload.data, upload.name)
+        # Called once the decision has passed, inside the transaction: a refused call writes no
+        # file. Should the commit itself fail, the content-addressed file is harmless.
         return [self.evidence.put(upload.data, upload.name) for upload in uploads]
 
     def _load(
@@ -263,7 +270,7 @@ class CaseService:
         payload = {"fields": {"reason": reason}, "unit": actor.department, "level": level, "from_level": row["ladder_level"]}
         new_row = write_change(
             conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
-            payload=payload, now=now, columns=columns,
+            payload=payload, now=now, sinks=self.sinks, columns=columns,
         )  # fmt: skip
         return self._view(new_row, draft, rulebook, actor)
 

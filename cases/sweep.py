@@ -10,7 +10,7 @@ first sweep catches up every level that fell due, in order, each its own event.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from cases import repository as repo
 from cases import supervision
-from cases.changes import write_change
+from cases.changes import ChangeSink, write_change
 from cases.db import Database
 from cases.definitions import Definitions
 from workflow import ladder
 from workflow.calendar import WorkingCalendar
 from workflow.clock import Clock
-from workflow.deadlines import ClockBasis
+from workflow.deadlines import ClockBasis, compute
 from workflow.errors import VersionConflict
 from workflow.org import Actor
 
@@ -67,6 +67,7 @@ class Sweeper:
         self.definitions = definitions
         self.clock = clock
         self.calendar = calendar
+        self.sinks: list[ChangeSink] = []
 
     def sweep(self, now: datetime | None = None, batch: int = BATCH) -> SweepReport:
         """Perform every step due at ``now`` (default: the clock's now)."""
@@ -82,6 +83,38 @@ class Sweeper:
                     self._one(conn, dict(row._mapping), now, calendar, report)
             if not rows:
                 return report
+
+    def recompute_deadlines(self, changed_day: date | None = None) -> list[dict[str, Any]]:
+        """Recompute open deadlines after the calendar changed: every provisional one (computed
+        on the weekends-only fallback), and every one that ends on or after ``changed_day``.
+        Each deadline that moves (or stops being provisional) is an event in its case's history."""
+        now = self.clock.now()
+        changed: list[dict[str, Any]] = []
+        with self.db.write() as conn:
+            calendar = self.calendar(conn)
+            for found in repo.deadlines_to_recompute(conn, changed_day):
+                row = dict(found._mapping)
+                raw = (row["flags"] or {}).get("clock")
+                if not raw:
+                    continue
+                rulebook = self.definitions.pinned(conn, row["definition_version"])
+                basis = ClockBasis.from_dict(raw)
+                deadline = compute(basis, calendar)
+                if deadline.due_date == row["due_date"] and deadline.provisional == row["due_provisional"]:
+                    continue
+                items = repo.items_of(conn, row["id"]) if rulebook.spec.checklists else []
+                draft = repo.to_draft(row, items)
+                columns = supervision.deadline_columns(
+                    rulebook.spec, draft, basis, deadline, row["deadline_seq"], calendar, level=row["ladder_level"]
+                )
+                old = {"due_date": row["due_date"].isoformat(), "provisional": row["due_provisional"]}
+                new = {"due_date": deadline.due_date.isoformat(), "provisional": deadline.provisional}
+                write_change(
+                    conn, row, items, draft, rulebook, trigger="recompute_deadline", actor="system",
+                    note="工作日历更新，重新计算期限", payload={"old": old, "new": new}, now=now, sinks=self.sinks, columns=columns,
+                )  # fmt: skip
+                changed.append({"case": row["number"], "old": old, "new": new})
+        return changed
 
     def _one(self, conn: Connection, row: dict[str, Any], now: datetime, calendar: WorkingCalendar, report: SweepReport) -> None:
         try:
@@ -118,7 +151,7 @@ class Sweeper:
             columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
             row = write_change(
                 conn, row, items, draft, rulebook, trigger=trigger, actor="system", note=None,
-                payload=payload, now=now, columns=columns,
+                payload=payload, now=now, sinks=self.sinks, columns=columns,
             )  # fmt: skip
             items = repo.items_of(conn, row["id"]) if spec.checklists else []
             steps.append(Step(row["number"], trigger, level, row["state"], moment.at))
@@ -142,6 +175,6 @@ class Sweeper:
             payload["deadline"] = clock.note
         new_row = write_change(
             conn, row, items, draft, rulebook, trigger=decision.trigger, actor="system", note=None,
-            payload=payload, now=now, columns=clock.columns,
+            payload=payload, now=now, sinks=self.sinks, columns=clock.columns,
         )  # fmt: skip
         return Step(new_row["number"], decision.trigger, None, new_row["state"], row["due_at"])

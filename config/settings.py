@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    sms_url: str | None = None
+    """HTTP gateway for SMS (overrides ``notifications.yaml``)."""
+    sms_token: str | None = None
 
     @field_validator("fake_now")
     @classmethod
@@ -52,6 +55,13 @@ class Settings(BaseSettings):
         if self.config_dir is not None and (self.config_dir / "calendar").is_dir():
             files.update({p.name: p for p in sorted((self.config_dir / "calendar").glob("*.yaml"))})
         return [files[name] for name in sorted(files)]
+
+    def notifications_file(self) -> Path:
+        return self._pick("notifications.yaml")
+
+    def template_override_dir(self) -> Path | None:
+        """``CASEFLOW_CONFIG_DIR/templates``, where admins override notification templates."""
+        return self.config_dir / "templates" if self.config_dir is not None else None
 
     def _pick(self, name: str) -> Path:
         if self.config_dir is not None and (self.config_dir / name).is_file():

@@ -13,11 +13,12 @@ Counting (DOMAIN.md §2; Civil Code art. 201/203; Administrative Licensing Law a
   ``due_date`` is the Shanghai date of ``due_at``.
 
 Data (``CalendarData``) comes in layers, merged by the caller: the ``chinese_calendar`` package
-(``load_package_data``; it carries 2004–2026 and raises ``NotImplementedError`` for later years,
-which are then simply unknown), then the YAML files of ``config/calendar/`` (``load_calendar_files``;
-a file replaces the data of its year: it is the State Council notice), then the days an admin
-entered (``cases.calendar``; per day). A year without data falls back to weekends only and every
-deadline that depends on such a year is ``provisional``; nothing here ever raises for 2027+.
+(``load_package_data``; it carries 2004–2026 and raises ``NotImplementedError`` for later
+years, which are then simply unknown), then the YAML files of ``config/calendar/``
+(``load_calendar_files``; a file replaces the data of its year: it is the State Council notice),
+then the days an admin entered (``cases.calendar``; per day). A year without data falls back to
+weekends only and every deadline that depends on such a year is ``provisional``; nothing here
+ever raises for 2027+.
 
 The YAML format, one file per year (``config/calendar/2026.yaml``)::
 
@@ -41,12 +42,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-import yaml
-
 from workflow.clock import SHANGHAI
 from workflow.durations import Duration
 from workflow.errors import DefinitionError
-from workflow.yamlfile import DefinitionLoader, load_file
+from workflow.yamlfile import load_file
 
 DayKind = Literal["holiday", "workday"]
 KINDS: tuple[DayKind, ...] = ("holiday", "workday")
@@ -184,7 +183,9 @@ class WorkingCalendar:
         if start_instant.tzinfo is None:
             raise ValueError("deadline() needs a timezone-aware start instant")
         if duration.unit == "h":
-            due_at = (start_instant.astimezone(UTC) + timedelta(hours=duration.amount)).astimezone(SHANGHAI)
+            due_at = (start_instant.astimezone(UTC) + timedelta(hours=duration.amount)).astimezone(
+                SHANGHAI
+            )
             return Deadline(due_at.date(), due_at, False)
         return self.add(start_instant.astimezone(SHANGHAI).date(), duration)
 
@@ -193,7 +194,9 @@ class WorkingCalendar:
         left, the due date included; negative (working days in ``(b, a]``) when ``b`` is past."""
         if b < a:
             return -self.working_days_between(b, a)
-        return sum(1 for n in range(1, (b - a).days + 1) if self.is_working_day(a + timedelta(days=n)))
+        return sum(
+            1 for n in range(1, (b - a).days + 1) if self.is_working_day(a + timedelta(days=n))
+        )
 
     def next_working_day(self, day: date) -> date:
         """The first working day after ``day``."""
@@ -252,8 +255,12 @@ def load_package_data(years: Iterable[int]) -> CalendarData:
         except NotImplementedError:
             continue
         known.add(year)
-    holidays: dict[date, str] = {d: chinese(v) for d, v in chinese_calendar.holidays.items() if d.year in known}
-    workdays: dict[date, str] = {d: chinese(v) for d, v in chinese_calendar.workdays.items() if d.year in known}
+    holidays: dict[date, str] = {
+        d: chinese(v) for d, v in chinese_calendar.holidays.items() if d.year in known
+    }
+    workdays: dict[date, str] = {
+        d: chinese(v) for d, v in chinese_calendar.workdays.items() if d.year in known
+    }
     return CalendarData(holidays, workdays, frozenset(known))
 
 
@@ -275,13 +282,7 @@ def load_calendar_files(paths: Iterable[Path]) -> CalendarData:
 
 def load_calendar_file(path: Path) -> CalendarData:
     """One year's holidays and adjusted working days (format: see the module docstring)."""
-    try:
-        raw = load_file(path)
-    except ValueError as exc:  # PyYAML builds dates itself: 2026-02-30 fails outside YAMLError
-        if isinstance(exc, DefinitionError):
-            raise
-        raise _bad_timestamp(path, exc) from exc
-    return _FileReader(str(path)).read(raw)
+    return _FileReader(str(path)).read(load_file(path))
 
 
 class _FileReader:
@@ -299,7 +300,9 @@ class _FileReader:
                 self.fail(str(key), f"unknown key; allowed: {', '.join(_TOP_KEYS)}")
         year = raw.get("year")
         if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
-            self.fail("year", f"required: the year of this file, {MIN_YEAR}–{MAX_YEAR} (got {year!r})")
+            self.fail(
+                "year", f"required: the year of this file, {MIN_YEAR}–{MAX_YEAR} (got {year!r})"
+            )
         if "source" in raw and not isinstance(raw["source"], str):
             self.fail("source", "expected text")
         holidays = self.section(raw.get("holidays"), "holidays", year)
@@ -338,10 +341,6 @@ class _FileReader:
         return days
 
     def dates(self, raw_key: Any, key: str) -> tuple[date, date]:
-        if isinstance(raw_key, datetime):
-            self.fail(key, "expected a date without a time")
-        if isinstance(raw_key, date):
-            return raw_key, raw_key
         if not isinstance(raw_key, str):
             self.fail(key, "expected a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD")
         parts = [self.one_date(part.strip(), key) for part in raw_key.split("..")]
@@ -360,29 +359,3 @@ class _FileReader:
         self.fail(key, f"not a date {text!r}: write YYYY-MM-DD (a range: YYYY-MM-DD..YYYY-MM-DD)")
 
 
-def _bad_timestamp(path: Path, exc: ValueError) -> DefinitionError:
-    """Find the date-like scalar PyYAML could not build, to name its key and line."""
-    constructor = yaml.constructor.SafeConstructor()
-
-    def walk(node: yaml.Node, where: str) -> DefinitionError | None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = f"{where}.{key_node.value}" if where else str(key_node.value)
-                found = walk(key_node, key) or walk(value_node, key)
-                if found is not None:
-                    return found
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                found = walk(item, f"{where}[{index}]")
-                if found is not None:
-                    return found
-        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                constructor.construct_yaml_timestamp(node)
-            except ValueError as bad:
-                return DefinitionError(str(path), where, f"not a date {node.value!r} (line {node.start_mark.line + 1}): {bad}")
-        return None
-
-    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=DefinitionLoader)  # noqa: S506
-    found = walk(root, "") if root is not None else None
-    return found or DefinitionError(str(path), "(document)", f"bad value: {exc}")

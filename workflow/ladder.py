@@ -10,7 +10,6 @@ steps happen is computed here; performing them in a transaction is ``cases``'s j
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-
 from enum import Enum
 
 from transitions import Machine, MachineError, State

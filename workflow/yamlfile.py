@@ -1,7 +1,10 @@
-"""Reading definition files: a safe YAML loader that keeps ``yes``/``no``/``on``/``off`` as text.
+"""Reading definition files: a safe YAML loader that keeps ``yes``/``no``/``on``/``off`` and
+dates as text.
 
 YAML 1.1 turns those words into booleans, which silently changes a choice such as
-``cut_gas: no``; only ``true`` and ``false`` are booleans here. Errors name the file.
+``cut_gas: no``; only ``true`` and ``false`` are booleans here. Dates stay strings too, so that
+the loaders validate them and name the key of a bad one (PyYAML's own date constructor fails on
+``2026-02-30`` with a bare ``ValueError``). Errors name the file.
 """
 
 import re
@@ -18,7 +21,7 @@ class DefinitionLoader(yaml.SafeLoader):
 
 
 DefinitionLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
 }
 DefinitionLoader.add_implicit_resolver(  # type: ignore[no-untyped-call]

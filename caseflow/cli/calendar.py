@@ -43,7 +43,13 @@ def calendar_show(year: str, as_json: bool) -> None:
 @click.option("--holiday", is_flag=True, help="登记为节假日（放假）")
 @click.option("--workday", is_flag=True, help="登记为调休上班日")
 @click.option("--name", metavar="NAME", help="节日名称，如 元旦、春节、国庆节")
-@click.option("--as", "as_user", metavar="USER", envvar=USER_ENV, help=f"操作人（须为管理员）；默认取环境变量 {USER_ENV}")
+@click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    envvar=USER_ENV,
+    help=f"操作人（须为管理员）；默认取环境变量 {USER_ENV}",
+)
 @json_option
 def calendar_add(
     day: str, holiday: bool, workday: bool, name: str | None, as_user: str | None, as_json: bool
@@ -57,12 +63,14 @@ def calendar_add(
         raise InvalidInput("--as", f"请用 --as USER 或环境变量 {USER_ENV} 指明操作人（须为管理员）")
     with open_app() as app:
         actor = app.users.actor(as_user)
-        change = app.calendar.add(day, "holiday" if holiday else "workday", name, actor)
+        change, recomputed = app.add_calendar_day(day, "holiday" if holiday else "workday", name, actor)
     if as_json:
-        print_json(change.to_dict())
+        print_json({**change.to_dict(), "recomputed": recomputed})
         return
     for line in render_change(change.to_dict()):
         click.echo(line)
+    if recomputed:
+        click.echo(f"已重新计算 {len(recomputed)} 件案件的期限（见各案办理记录）。")
 
 
 def render_change(change: dict[str, Any]) -> Iterator[str]:
@@ -74,13 +82,13 @@ def render_change(change: dict[str, Any]) -> Iterator[str]:
         else "普通" + ("工作日" if change["weekday"] not in ("星期六", "星期日") else "休息日")
     )
     yield (
-        f"已将 {change['date']}（{change['weekday']}）登记为{KIND_LABELS[change['kind']]}“{change['name']}”，"
+        f"已将 {change['date']}（{change['weekday']}）"
+        f"登记为{KIND_LABELS[change['kind']]}“{change['name']}”，"
         f"原为{was}；操作人 {change['actor']}"
     )
     if change["year_made_known"]:
         year = change["date"][:4]
         yield f"{year} 年此前无官方数据，现已标为已有数据：请录入该年全部节假日与调休上班日。"
-        yield f"此前按周末推算的 {year} 年暂定期限需要重新计算。"
 
 
 def render_year(view: dict[str, Any]) -> Iterator[str]:
@@ -90,28 +98,30 @@ def render_year(view: dict[str, Any]) -> Iterator[str]:
     if not view["known"]:
         yield UNKNOWN_YEAR_NOTE.format(year=year)
     else:
-        yield "数据来源：" + "、".join(SOURCE_LABELS[s] for s in view["sources"])
+        yield "数据来源：" + "、".join(
+            label for key, label in SOURCE_LABELS.items() if key in view["sources"]
+        )
     entries = [("放假", e) for e in view["holidays"]] + [("调休上班", e) for e in view["workdays"]]
     if not entries:
         yield "（该年没有登记节假日或调休上班日）"
         return
     by_month = sorted(entries, key=lambda item: item[1]["date"])
     for month, items in groupby(by_month, key=lambda item: int(item[1]["date"][5:7])):
-        yield f"{month:>2} 月"
+        yield f"{month}月"
         month_items = list(items)
         for label in ("放假", "调休上班"):
             runs = _runs([e for kind, e in month_items if kind == label])
             if runs:
-                yield f"     {label}：" + "；".join(runs)
+                yield f"  {label}：" + "；".join(runs)
 
 
 def _day(entry: dict[str, Any]) -> str:
-    """``3 日（六）``: the day of the month and the short weekday (星期六 → 六)."""
-    return f"{int(entry['date'][8:10])} 日（{entry['weekday'][-1]}）"
+    """``3日（六）``: the day of the month and the short weekday (星期六 → 六)."""
+    return f"{int(entry['date'][8:10])}日（{entry['weekday'][-1]}）"
 
 
 def _runs(entries: list[dict[str, Any]]) -> list[str]:
-    """Consecutive days with the same name and source as one ``1 日（四）至 3 日（六）元旦``."""
+    """Consecutive days with the same name and source as one ``1日（四）至3日（六） 元旦``."""
     runs: list[list[dict[str, Any]]] = []
     for entry in entries:
         last = runs[-1][-1] if runs else None

@@ -1,0 +1,133 @@
+"""``caseflow notify …`` (the outbox and the inbox) and ``caseflow report bulletin``."""
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from caseflow.cli.common import console, json_option, open_app, print_json
+from workflow.errors import InvalidInput
+
+STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "failed": "失败待重试", "dead": "死信"}
+
+
+@click.group("notify")
+def notify_group() -> None:
+    """通知：收件箱、发送队列、死信。"""
+
+
+@notify_group.command("list")
+@click.option("--user", metavar="U", help="只看某个用户的通知")
+@click.option("--failed", is_flag=True, help="只看失败和死信")
+@click.option("--unread", is_flag=True, help="只看未读的站内通知")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 5000))
+@json_option
+def notify_list(user: str | None, failed: bool, unread: bool, limit: int, as_json: bool) -> None:
+    """列出通知（最新的在前）。"""
+    with open_app() as app:
+        if user and not app.users.exists(user):
+            raise InvalidInput("user", f"用户“{user}”不存在")
+        rows = app.inbox.list(user=user, failed=failed, unread=unread, limit=limit)
+        if as_json:
+            print_json(rows)
+            return
+        table = Table(title=f"通知（{len(rows)}）")
+        for column in ("ID", "案件", "事件", "收件人", "渠道", "状态", "标题", "尝试", "错误"):
+            table.add_column(column)
+        for n in rows:
+            table.add_row(
+                str(n["id"]), n["case"] or "", n["event"], n["recipient"], n["channel"],
+                STATUS_LABELS.get(n["status"], n["status"]), n["subject"], str(n["attempts"]), (n["last_error"] or "")[:40],
+            )  # fmt: skip
+        console().print(table)
+
+
+@notify_group.command("dispatch")
+@json_option
+def notify_dispatch(as_json: bool) -> None:
+    """立即发送此刻到期的通知（调度器每分钟也会做一次）。"""
+    with open_app() as app:
+        total = {"claimed": 0, "sent": [], "failed": [], "dead": [], "lost": []}
+        while True:
+            report = app.dispatcher.dispatch()
+            for key, value in report.to_dict().items():
+                total[key] = total[key] + value  # type: ignore[operator]
+            if report.claimed == 0:
+                break
+        if as_json:
+            print_json(total)
+        else:
+            click.echo(f"已发送 {len(total['sent'])} 条，失败待重试 {len(total['failed'])} 条，转为死信 {len(total['dead'])} 条")
+
+
+@notify_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-dead", is_flag=True, help="重试全部死信")
+@json_option
+def notify_retry(ids: tuple[int, ...], all_dead: bool, as_json: bool) -> None:
+    """把死信放回发送队列。"""
+    if not ids and not all_dead:
+        raise InvalidInput("ids", "请给出通知 ID，或用 --all-dead 重试全部死信")
+    with open_app() as app:
+        count = app.inbox.retry(list(ids) if ids else None)
+        if as_json:
+            print_json({"requeued": count})
+        else:
+            click.echo(f"已放回队列 {count} 条")
+
+
+@notify_group.command("read")
+@click.argument("notification_id", metavar="ID", type=int)
+@click.option("--as", "as_user", required=True, metavar="USER")
+def notify_read(notification_id: int, as_user: str) -> None:
+    """把一条站内通知标为已读。"""
+    with open_app() as app:
+        app.inbox.mark_read(notification_id, app.users.actor(as_user).username)
+        click.echo(f"通知 {notification_id} 已读")
+
+
+@notify_group.command("digest")
+@click.option("--force", is_flag=True, help="非工作日也生成")
+@json_option
+def notify_digest(force: bool, as_json: bool) -> None:
+    """生成今天各单位的每日待办提醒（调度器在工作日 08:30 自动生成）。"""
+    with open_app() as app:
+        result = app.periodic.digest(force=force)
+        if as_json:
+            print_json(result.to_dict())
+        elif result.skipped:
+            click.echo(f"{result.period}：{result.skipped}，未生成（可用 --force）")
+        else:
+            click.echo(f"{result.period}：{result.units} 个单位，{result.recipients} 人次")
+
+
+@click.group("report")
+def report_group() -> None:
+    """报表。"""
+
+
+@report_group.command("bulletin")
+@click.option("--week", metavar="YYYY-Www", help="ISO 周，如 2026-W40；默认上一周")
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "json"]), default="html", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="输出文件（默认 bulletin-周次.格式）")
+@click.option("--send", is_flag=True, help="同时作为通知发给联席办和召集人")
+def report_bulletin(week: str | None, fmt: str, output: Path | None, send: bool) -> None:
+    """专项工作通报：各单位交办、签收、办结、超期、满意度等指标及排名，附超期案件清单。"""
+    from cases.reports import previous_week
+    from notifications.documents import bulletin_html, bulletin_xlsx
+
+    with open_app() as app:
+        week = week or previous_week(app.clock.now())
+        data = app.periodic.bulletin_data(week)
+        if fmt == "json":
+            print_json(data)
+            return
+        target = output or Path(f"bulletin-{week}.{fmt}")
+        if fmt == "html":
+            target.write_text(bulletin_html(app.templates, data, app.notification_config.office), encoding="utf-8")
+        else:
+            target.write_bytes(bulletin_xlsx(data))
+        click.echo(f"已生成 {target}（{data['period']}，{len(data['rows'])} 个单位，超期案件 {len(data['overdue_cases'])} 件）")
+        if send:
+            result = app.periodic.bulletin(week)
+            click.echo(f"已发送给 {result.recipients} 人")
