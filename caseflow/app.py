@@ -3,11 +3,14 @@
 Nothing is built at import time; ``build()`` makes one ``App`` per process (or per test).
 """
 
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cases import migrate
+from cases.auth import AuthService
 from cases.calendar import CalendarService, DayChange
 from cases.db import Database
 from cases.definitions import Definitions
@@ -16,6 +19,12 @@ from cases.service import CaseService
 from cases.sweep import Sweeper
 from cases.users import UserService
 from config.settings import Settings
+from notifications.channels.factory import build_channels
+from notifications.config import NotificationConfig, load_notification_config
+from notifications.dispatcher import Dispatcher, Inbox
+from notifications.outbox import Outbox
+from notifications.periodic import Periodic
+from notifications.render import TemplateStore
 from workflow.calendar import MAX_YEAR, MIN_YEAR, load_calendar_files, load_package_data
 from workflow.clock import Clock, FixedClock, SystemClock, parse_instant
 from workflow.errors import DefinitionError
@@ -36,6 +45,13 @@ class App:
     users: UserService
     calendar: CalendarService
     sweeper: Sweeper
+    auth: AuthService
+    notification_config: NotificationConfig
+    templates: TemplateStore
+    outbox: Outbox
+    dispatcher: Dispatcher
+    inbox: Inbox
+    periodic: Periodic
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)
@@ -74,6 +90,19 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
     calendar = CalendarService(
         db, clock, load_package_data(range(MIN_YEAR, MAX_YEAR + 1)), load_calendar_files(settings.calendar_files())
     )
+    users = UserService(db, org, clock)
+    cases = CaseService(db, definitions, clock, evidence, calendar.calendar)
+    sweeper = Sweeper(db, definitions, clock, calendar.calendar)
+    config = load_notification_config(settings.notifications_file(), org)
+    templates = TemplateStore(override_dir=settings.template_override_dir())
+    channels = build_channels(
+        smtp_url=settings.smtp_url, mail_from=settings.mail_from,
+        sms_url=settings.sms_url or config.sms_url, sms_token=settings.sms_token or config.sms_token,
+        timeout=config.timeout_seconds,
+    )  # fmt: skip
+    outbox = Outbox(org, config, templates, calendar.calendar, set(channels))
+    cases.sinks.append(outbox)
+    sweeper.sinks.append(outbox)
     return App(
         settings=settings,
         clock=clock,
@@ -81,8 +110,15 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
         definitions=definitions,
         db=db,
         evidence=evidence,
-        cases=CaseService(db, definitions, clock, evidence, calendar.calendar),
-        sweeper=Sweeper(db, definitions, clock, calendar.calendar),
-        users=UserService(db, org, clock),
+        cases=cases,
+        users=users,
         calendar=calendar,
+        sweeper=sweeper,
+        auth=AuthService(db, users, clock),
+        notification_config=config,
+        templates=templates,
+        outbox=outbox,
+        dispatcher=Dispatcher(db, channels, config, clock, holder=f"{socket.gethostname()}:{os.getpid()}"),
+        inbox=Inbox(db, clock),
+        periodic=Periodic(db, definitions, outbox, clock, calendar.calendar),
     )

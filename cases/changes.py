@@ -63,6 +63,10 @@ def write_change(
     """Write the draft (plus ``columns``) and one event; return the case row as now stored."""
     if stored:
         payload["evidence"] = [f.sha256 for f in stored]
+    unit_marks = repo.unit_marks(rulebook, draft)
+    if unit_marks != (row["flags"] or {}).get("units"):
+        repo.set_units(conn, row["id"], (row["flags"] or {}).get("units") or {}, unit_marks)
+        draft.flags["units"] = unit_marks
     seq = row["event_seq"] + 1
     content = audit.event_content(row["number"], seq, now, actor, trigger, row["state"], draft.state, note, payload)
     head = audit.chain_hash(row["head_hash"], content)

@@ -20,7 +20,6 @@ class Definitions:
         self.specs = dict(specs)
         self._rulebooks = {spec.version: Rulebook(spec, org) for spec in specs.values()}
         self._lock = threading.Lock()
-        self._registered: set[str] = set()
 
     @property
     def types(self) -> list[str]:
@@ -33,10 +32,9 @@ class Definitions:
         return self._rulebooks[spec.version]
 
     def register(self, conn: Connection, now: datetime) -> None:
-        """Store the text of every current definition (once per process)."""
+        """Store the text of every current definition, in the caller's transaction (an insert
+        that does nothing when the version is stored already)."""
         for spec in self.specs.values():
-            if spec.version in self._registered:
-                continue
             repo.save_definition(
                 conn,
                 {
@@ -47,7 +45,6 @@ class Definitions:
                     "loaded_at": now,
                 },
             )
-            self._registered.add(spec.version)
 
     def pinned(self, conn: Connection, version: str) -> Rulebook:
         """The rulebook of the definition version a case started on."""

@@ -229,3 +229,55 @@ class Notification(SQLModel, table=True):
     created_at: datetime
     sent_at: datetime | None = None
     read_at: datetime | None = None
+
+
+class CaseUnit(SQLModel, table=True):
+    """Which units a case concerns (lead, co-units, town, review department, item executors):
+    what a handler of that unit may see, and the index behind unit-scoped lists."""
+
+    __tablename__ = "case_unit"
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    unit: str = Field(max_length=64, primary_key=True, index=True)
+    waiting: bool = False
+    """The case waits on this unit now (its clock is on the unit, or it has an open item)."""
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    username: str = Field(max_length=64, index=True)
+    kind: str = Field(default="api", max_length=16, description="api (bearer) or web (session cookie)")
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    address: str | None = Field(default=None, max_length=64)
+
+
+class SignInAttempt(SQLModel, table=True):
+    __tablename__ = "signin_attempt"
+    __table_args__ = (Index("ix_signin_user_at", "username", "at"), Index("ix_signin_address_at", "address", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    at: datetime
+    success: bool
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """The first response to a POST with an ``Idempotency-Key``, returned again on a retry."""
+
+    __tablename__ = "idempotent_request"
+
+    key: str = Field(primary_key=True, max_length=200)
+    username: str = Field(primary_key=True, max_length=64)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=500)
+    status_code: int
+    body: str
+    created_at: datetime

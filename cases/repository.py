@@ -7,10 +7,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, String, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cases.models import Case, CaseCounter, CaseEvent, CaseItem, EvidenceFile, LadderStep, User, WorkflowDefinition
+from cases.models import (
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseItem,
+    CaseUnit,
+    EvidenceFile,
+    LadderStep,
+    User,
+    WorkflowDefinition,
+)
 from workflow.case import CaseDraft, ItemState
 from workflow.errors import NotFound
 
@@ -22,6 +32,7 @@ COUNTERS = CaseCounter.__table__
 DEFINITIONS = WorkflowDefinition.__table__
 EVIDENCE = EvidenceFile.__table__
 LADDER_STEPS = LadderStep.__table__
+UNITS = CaseUnit.__table__
 
 # Statements built once: executing them with parameters reuses the compiled SQL (the hot path of
 # every advance), instead of building and caching a new statement per call.
@@ -142,38 +153,101 @@ def history(conn: Connection, case_id: int) -> list[Row[Any]]:
     return list(conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)))
 
 
+SORTS = ("newest", "oldest", "due")
+"""``due``: earliest deadline first (cases without one last)."""
+
+
 def list_cases(
     conn: Connection,
     *,
     case_type: str | None = None,
     state: str | None = None,
     department: str | None = None,
+    town: str | None = None,
+    supervision: str | None = None,
+    query: str | None = None,
     overdue_at: datetime | None = None,
+    visible_unit: str | None = None,
+    visible_creator: str | None = None,
+    waiting_unit: str | None = None,
+    sort: str = "newest",
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[Row[Any]], int]:
-    """One page of cases (newest first) and the total count, filtered.
+    """One page of cases and the total count, filtered.
 
-    ``department`` matches the lead unit, the town, or an open checklist item's executor.
+    ``department`` matches every case the unit is concerned with (lead, co-unit, town, item
+    executor, reviewer); ``visible_unit`` limits to what a unit's user may see (its cases and
+    those ``visible_creator`` registered); ``query`` matches number, title or credit code.
     """
-    conditions = []
+    conditions: list[Any] = []
     if case_type:
         conditions.append(CASES.c.type == case_type)
     if state:
         conditions.append(CASES.c.state == state)
     if department:
-        executor_of = select(ITEMS.c.case_id).where(and_(ITEMS.c.executor == department, ITEMS.c.done.is_(False)))
-        conditions.append(
-            or_(CASES.c.lead_unit == department, CASES.c.town == department, CASES.c.id.in_(executor_of))
-        )
+        conditions.append(CASES.c.id.in_(select(UNITS.c.case_id).where(UNITS.c.unit == department)))
+    if town:
+        conditions.append(CASES.c.town == town)
+    if supervision:
+        conditions.append(CASES.c.ladder_level == supervision)
+    if query:
+        like = f"%{query}%"
+        conditions.append(or_(CASES.c.number == query.upper(), CASES.c.title.like(like), CASES.c.uscc == query.upper()))
     if overdue_at is not None:
         conditions.append(and_(CASES.c.due_at.is_not(None), CASES.c.due_at <= overdue_at))
+    if waiting_unit is not None:
+        conditions.append(CASES.c.id.in_(select(UNITS.c.case_id).where(and_(UNITS.c.unit == waiting_unit, UNITS.c.waiting.is_(True)))))
+    if visible_unit is not None:
+        mine = CASES.c.id.in_(select(UNITS.c.case_id).where(UNITS.c.unit == visible_unit))
+        conditions.append(or_(mine, CASES.c.created_by == visible_creator) if visible_creator else mine)
     where = and_(*conditions) if conditions else None
+    order = {
+        "newest": (CASES.c.id.desc(),),
+        "oldest": (CASES.c.id.asc(),),
+        "due": (CASES.c.due_at.is_(None), CASES.c.due_at.asc(), CASES.c.id.asc()),
+    }[sort]
     count = select(func.count()).select_from(CASES)
-    page = select(CASES).order_by(CASES.c.id.desc()).offset(offset).limit(limit)
+    page = select(CASES).order_by(*order).offset(offset).limit(limit)
     if where is not None:
         count, page = count.where(where), page.where(where)
     return list(conn.execute(page)), int(conn.execute(count).scalar_one())
+
+
+def cases_with_evidence(conn: Connection, sha256: str) -> list[str]:
+    """Numbers of the cases whose items or events carry this file."""
+    numbers = {
+        r.number
+        for r in conn.execute(
+            select(CASES.c.number).join(ITEMS, ITEMS.c.case_id == CASES.c.id).where(cast(ITEMS.c.evidence, String).like(f'%"{sha256}"%'))
+        )
+    }
+    numbers |= {
+        r.number
+        for r in conn.execute(
+            select(CASES.c.number).join(EVENTS, EVENTS.c.case_id == CASES.c.id).where(cast(EVENTS.c.payload, String).like(f'%"{sha256}"%'))
+        )
+    }
+    return sorted(numbers)
+
+
+def unit_marks(rulebook: Any, draft: CaseDraft) -> dict[str, bool]:
+    """Unit → whether the case waits on it now, for every unit the case concerns."""
+    waiting = rulebook.waiting_units(draft)
+    return {unit: unit in waiting for unit in sorted(rulebook.related_units(draft) | waiting)}
+
+
+def set_units(conn: Connection, case_id: int, before: Mapping[str, bool], after: Mapping[str, bool]) -> None:
+    """Keep ``case_unit`` equal to ``after``."""
+    gone = set(before) - set(after)
+    if gone:
+        conn.execute(delete(UNITS).where(and_(UNITS.c.case_id == case_id, UNITS.c.unit.in_(sorted(gone)))))
+    new = [{"case_id": case_id, "unit": u, "waiting": w} for u, w in after.items() if u not in before]
+    if new:
+        conn.execute(insert(UNITS), new)
+    for unit, waiting in after.items():
+        if unit in before and before[unit] != waiting:
+            conn.execute(update(UNITS).where(and_(UNITS.c.case_id == case_id, UNITS.c.unit == unit)).values(waiting=waiting))
 
 
 # --- the supervision ladder ---------------------------------------------------------------------

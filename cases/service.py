@@ -23,12 +23,14 @@ from workflow import ladder
 from workflow.calendar import WorkingCalendar
 from workflow.case import CaseDraft
 from workflow.clock import SHANGHAI, Clock
-from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, VersionConflict
+from workflow.errors import GuardFailed, InvalidInput, NotFound, PermissionDenied, VersionConflict
 from workflow.fields import check_inputs
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
 
 MAX_COMMENT = 2000
+ALL_SEEING = frozenset({"dispatcher", "supervisor", "convenor", "admin", "system"})
+"""Roles that see every case; other users see the cases of their unit and those they registered."""
 MAX_PAGE_SIZE = 500
 
 
@@ -92,6 +94,7 @@ class CaseService:
                 "created_by": actor.username, "created_at": now, "updated_at": now, "closed_at": None,
             }  # fmt: skip
             clock = supervision.after_decision(spec, draft, meta, spec.initial, False, now, self.calendar(conn))
+            draft.flags["units"] = repo.unit_marks(rulebook, draft)
             payload = {"fields": inputs, "unit": actor.department, "definition_version": spec.version}
             if clock.note is not None:
                 payload["deadline"] = clock.note
@@ -99,6 +102,7 @@ class CaseService:
             head = audit.chain_hash(audit.GENESIS, content)
             meta.update(clock.columns, flags=draft.flags, event_seq=1, head_hash=head)
             meta["id"] = repo.insert_case(conn, meta)
+            repo.set_units(conn, meta["id"], {}, draft.flags["units"])
             repo.append_event(
                 conn,
                 {
@@ -128,7 +132,7 @@ class CaseService:
         checked = [self.evidence.check(u.data, u.name) for u in evidence]
         now = self.clock.now()
         with self.db.write() as conn:
-            row, rulebook, items, draft = self._load(conn, ref, expected_version)
+            row, rulebook, items, draft = self._load(conn, ref, expected_version, actor)
             if trigger in ladder.MANUAL_TRIGGERS:
                 if checked:
                     raise InvalidInput("evidence", "督办操作不接受证明材料")
@@ -164,7 +168,7 @@ class CaseService:
         checked = [self.evidence.check(u.data, u.name) for u in evidence]
         now = self.clock.now()
         with self.db.write() as conn:
-            row, rulebook, items, draft = self._load(conn, ref, expected_version)
+            row, rulebook, items, draft = self._load(conn, ref, expected_version, actor)
             inputs = rulebook.complete_item(draft, item, actor, fields or {}, now, [f.sha256 for f in checked])
             payload = {"item": item, "fields": inputs, "unit": actor.department}
             stored = self._store_files(evidence)
@@ -177,28 +181,76 @@ class CaseService:
     # --- queries -------------------------------------------------------------------------------
 
     def show(self, ref: str | int, actor: Actor | None = None) -> dict[str, Any]:
+        """The case as ``actor`` may see it (``NotFound`` when it may not: no existence leak)."""
         with self.db.read() as conn:
             row = repo.find_case(conn, ref)
             rulebook = self.definitions.pinned(conn, row.definition_version)
             draft = repo.to_draft(row, repo.items_of(conn, row.id))
+        self._check_visible(actor, row._mapping, draft, rulebook, ref)
         return self._view(row._mapping, draft, rulebook, actor)
 
-    def history(self, ref: str | int) -> list[dict[str, Any]]:
+    def history(self, ref: str | int, actor: Actor | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             row = repo.find_case(conn, ref)
+            if actor is not None:
+                rulebook = self.definitions.pinned(conn, row.definition_version)
+                self._check_visible(actor, row._mapping, repo.to_draft(row, repo.items_of(conn, row.id)), rulebook, ref)
             return [event_view(e) for e in repo.history(conn, row.id)]
+
+    def evidence_file(self, sha256: str, actor: Actor | None = None) -> tuple[dict[str, Any], bytes]:
+        """An evidence file and its description, if ``actor`` may see a case it belongs to."""
+        with self.db.read() as conn:
+            meta = repo.find_evidence(conn, sha256)
+            if meta is None:
+                raise NotFound("证明材料", sha256)
+            if actor is not None and not actor.roles & ALL_SEEING:
+                numbers = repo.cases_with_evidence(conn, sha256)
+                if not any(self._can_see_number(conn, actor, n) for n in numbers):
+                    raise NotFound("证明材料", sha256)
+        return dict(meta._mapping), self.evidence.read(sha256)
 
     def list_cases(
         self,
         *,
+        actor: Actor | None = None,
         case_type: str | None = None,
         state: str | None = None,
         department: str | None = None,
+        town: str | None = None,
+        supervision: str | None = None,
         overdue: bool = False,
+        query: str | None = None,
+        waiting_for: str | None = None,
+        sort: str = "newest",
         page: int = 1,
         page_size: int = 50,
     ) -> dict[str, Any]:
-        """A page of cases (newest first) with the total; filters are validated."""
+        """A page of the cases ``actor`` may see, filtered, with the total; ``waiting_for`` (a
+        unit) keeps the cases waiting on that unit now (its to-do list)."""
+        filters = self._filters(case_type, state, department, town, supervision, query, sort, page, page_size)
+        with self.db.read() as conn:
+            rows, total = repo.list_cases(
+                conn,
+                **filters,
+                visible_unit=None if actor is None or actor.roles & ALL_SEEING else actor.department,
+                visible_creator=None if actor is None else actor.username,
+                waiting_unit=self.org.resolve(waiting_for, "department") if waiting_for else None,
+                overdue_at=self.clock.now() if overdue else None,
+                offset=(page - 1) * page_size,
+                limit=page_size,
+            )
+            items = []
+            for row in rows:
+                rulebook = self.definitions.pinned(conn, row.definition_version)
+                view = self._view(row._mapping, repo.to_draft(row), rulebook, actor)
+                del view["items"]
+                items.append(view)
+        return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+    def _filters(
+        self, case_type: str | None, state: str | None, department: str | None, town: str | None,
+        supervision: str | None, query: str | None, sort: str, page: int, page_size: int,
+    ) -> dict[str, Any]:  # fmt: skip
         if case_type is not None:
             rulebook = self.definitions.current(case_type)
             if state is not None and state not in rulebook.spec.states:
@@ -207,27 +259,39 @@ class CaseService:
             known = {s for spec in self.definitions.specs.values() for s in spec.states}
             if state not in known:
                 raise InvalidInput("state", f"未知状态“{state}”；可选：{'、'.join(sorted(known))}")
-        code = self.org.resolve(department, "department") if department else None
+        if supervision is not None and supervision not in ladder.LEVELS:
+            raise InvalidInput("supervision", f"未知督办级别“{supervision}”；可选：{'、'.join(ladder.LEVELS)}")
+        if sort not in repo.SORTS:
+            raise InvalidInput("sort", f"未知排序“{sort}”；可选：{'、'.join(repo.SORTS)}")
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidInput("page", f"页码从1开始，每页1到{MAX_PAGE_SIZE}条")
-        with self.db.read() as conn:
-            rows, total = repo.list_cases(
-                conn,
-                case_type=case_type,
-                state=state,
-                department=code,
-                overdue_at=self.clock.now() if overdue else None,
-                offset=(page - 1) * page_size,
-                limit=page_size,
-            )
-            items = []
-            for row in rows:
-                rulebook = self.definitions.pinned(conn, row.definition_version)
-                draft = repo.to_draft(row)
-                view = self._view(row._mapping, draft, rulebook, None)
-                del view["items"]
-                items.append(view)
-        return {"items": items, "total": total, "page": page, "page_size": page_size}
+        if query is not None and len(query) > 100:
+            raise InvalidInput("q", "搜索词最多100个字")
+        return {
+            "case_type": case_type,
+            "state": state,
+            "department": self.org.resolve(department, "department") if department else None,
+            "town": self.org.resolve(town, "town", ("street", "town", "park")) if town else None,
+            "supervision": supervision,
+            "query": query.strip() if query and query.strip() else None,
+            "sort": sort,
+        }
+
+    def _check_visible(self, actor: Actor | None, row: Any, draft: CaseDraft, rulebook: Rulebook, ref: str | int) -> None:
+        if actor is None or actor.roles & ALL_SEEING or row["created_by"] == actor.username:
+            return
+        if actor.department not in rulebook.related_units(draft):
+            raise NotFound("案件", str(ref))
+
+    def _can_see_number(self, conn: Connection, actor: Actor, number: str) -> bool:
+        row = repo.find_case(conn, number)
+        rulebook = self.definitions.pinned(conn, row.definition_version)
+        draft = repo.to_draft(row, repo.items_of(conn, row.id))
+        try:
+            self._check_visible(actor, row._mapping, draft, rulebook, number)
+        except NotFound:
+            return False
+        return True
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -237,14 +301,16 @@ class CaseService:
         return [self.evidence.put(upload.data, upload.name) for upload in uploads]
 
     def _load(
-        self, conn: Connection, ref: str | int, expected_version: int | None
+        self, conn: Connection, ref: str | int, expected_version: int | None, actor: Actor
     ) -> tuple[dict[str, Any], Rulebook, list[Row[Any]], CaseDraft]:
         row = repo.find_case(conn, ref, lock=True)
-        if expected_version is not None and row.version != expected_version:
-            raise VersionConflict(row.number, expected_version, row.version)
         rulebook = self.definitions.pinned(conn, row.definition_version)
         items = repo.items_of(conn, row.id) if rulebook.spec.checklists else []
-        return dict(row._mapping), rulebook, items, repo.to_draft(row, items)
+        draft = repo.to_draft(row, items)
+        self._check_visible(actor, row._mapping, draft, rulebook, ref)
+        if expected_version is not None and row.version != expected_version:
+            raise VersionConflict(row.number, expected_version, row.version)
+        return dict(row._mapping), rulebook, items, draft
 
     def _raise_by_hand(
         self, conn: Connection, row: dict[str, Any], items: list[Row[Any]], draft: CaseDraft, rulebook: Rulebook,

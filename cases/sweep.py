@@ -137,7 +137,10 @@ class Sweeper:
             return []
         basis = ClockBasis.from_dict(raw)
         if basis.on_expiry != "ladder":
-            return [self._expire(conn, row, items, draft, rulebook, basis, now, calendar)]
+            step, row = self._expire(conn, row, items, draft, rulebook, basis, now, calendar)
+            # the clock that starts now may itself have fallen due during a downtime
+            later = self._due_steps(conn, row, now, calendar) if row["next_check_at"] and row["next_check_at"] <= now else []
+            return [step, *later]
         moments = supervision.schedule(spec, basis, row["due_date"], row["due_at"], calendar)
         steps = []
         for moment in ladder.due_steps(row["ladder_level"], moments, now):
@@ -165,11 +168,12 @@ class Sweeper:
             raise VersionConflict(row["number"], row["version"], row["version"] + 1)
 
     def _expire(self, conn: Connection, row: dict[str, Any], items: list[Any], draft: Any, rulebook: Any,
-                basis: ClockBasis, now: datetime, calendar: WorkingCalendar) -> Step:  # fmt: skip
+                basis: ClockBasis, now: datetime, calendar: WorkingCalendar) -> tuple[Step, dict[str, Any]]:  # fmt: skip
         """Fire the trigger a clock schedules (e.g. ``revisit`` 30 days after closing)."""
         from_state = draft.state
-        decision = rulebook.decide(draft, basis.on_expiry, Actor.system(), {}, now)
-        clock = supervision.after_decision(rulebook.spec, draft, row, from_state, False, now, calendar)
+        fell_due = row["due_at"]  # after downtime the next clock still starts when this one ended
+        decision = rulebook.decide(draft, basis.on_expiry, Actor.system(), {}, fell_due)
+        clock = supervision.after_decision(rulebook.spec, draft, row, from_state, False, fell_due, calendar)
         payload: dict[str, Any] = {"fields": {}, "scheduled_for": row["due_at"].isoformat()}
         if clock.note is not None:
             payload["deadline"] = clock.note
@@ -177,4 +181,4 @@ class Sweeper:
             conn, row, items, draft, rulebook, trigger=decision.trigger, actor="system", note=None,
             payload=payload, now=now, sinks=self.sinks, columns=clock.columns,
         )  # fmt: skip
-        return Step(new_row["number"], decision.trigger, None, new_row["state"], row["due_at"])
+        return Step(new_row["number"], decision.trigger, None, new_row["state"], row["due_at"]), new_row

@@ -39,13 +39,40 @@ def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def dispatch_all(app: App, rounds: int = 50) -> dict[str, int]:
+    """Deliver what is due in the outbox, batch after batch (bounded per tick)."""
+    totals = {"sent": 0, "failed": 0, "dead": 0}
+    for _ in range(rounds):
+        report = app.dispatcher.dispatch()
+        for key in totals:
+            totals[key] += len(getattr(report, key))
+        if report.claimed == 0:
+            break
+    return totals
+
+
 class Ticker:
-    """What one tick does; ``after_sweep`` hooks (notification dispatch) run after the sweep."""
+    """What one tick does: if this process holds the lease, sweep, then dispatch notifications
+    (and any other ``after_sweep`` hooks)."""
 
     def __init__(self, app: App, holder: str | None = None, tick_seconds: int = TICK_SECONDS) -> None:
         self.app = app
         self.lease = Lease(app.db, holder or default_holder(), timedelta(seconds=2 * tick_seconds))
-        self.after_sweep: list[Callable[[App], Any]] = []
+        self.after_sweep: list[Callable[[App], Any]] = [dispatch_all]
+
+    def leading(self) -> bool:
+        """Whether this process is the active scheduler now (takes or renews the lease)."""
+        return self.lease.acquire(self.app.clock.now())
+
+    def digest(self) -> None:
+        if self.leading():
+            result = self.app.periodic.digest()
+            log.info("daily digest %s: %s", result.period, result.to_dict())
+
+    def bulletin(self) -> None:
+        if self.leading():
+            result = self.app.periodic.bulletin()
+            log.info("weekly bulletin %s: %s", result.period, result.to_dict())
 
     def tick(self) -> TickResult:
         now = self.app.clock.now()
@@ -61,11 +88,11 @@ class Ticker:
         return result
 
 
-def _safe_tick(ticker: Ticker) -> None:
+def _safe(job: Callable[[], Any]) -> None:
     try:
-        ticker.tick()
-    except Exception:  # noqa: BLE001 - a failed tick is logged; the next one tries again
-        log.exception("tick failed")
+        job()
+    except Exception:  # noqa: BLE001 - a failed job is logged; the next run tries again
+        log.exception("scheduled job failed")
 
 
 def make_scheduler(ticker: Ticker, *, blocking: bool, tick_seconds: int = TICK_SECONDS) -> BaseScheduler:
@@ -74,6 +101,10 @@ def make_scheduler(ticker: Ticker, *, blocking: bool, tick_seconds: int = TICK_S
     scheduler = kind(timezone=SHANGHAI, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     # the first tick runs at once: after downtime it catches up everything that fell due
     scheduler.add_job(
-        _safe_tick, "interval", seconds=tick_seconds, args=[ticker], id="tick", next_run_time=datetime.now(SHANGHAI)
+        _safe, "interval", seconds=tick_seconds, args=[ticker.tick], id="tick", next_run_time=datetime.now(SHANGHAI)
     )
+    config = ticker.app.notification_config
+    # the digest runs every day at its time and itself skips days off (adjusted workdays count)
+    scheduler.add_job(_safe, "cron", args=[ticker.digest], id="digest", **config.digest)
+    scheduler.add_job(_safe, "cron", args=[ticker.bulletin], id="bulletin", **config.bulletin)
     return scheduler

@@ -9,7 +9,10 @@
     ├── PermissionDenied             the actor's role or unit may not do this
     ├── TransitionNotAllowed         the trigger is not allowed in the case's state (allowed triggers)
     ├── GuardFailed                  the trigger is allowed but a rule refuses it now (guard, reason)
-    └── VersionConflict              the case changed since the caller read it
+    ├── VersionConflict              the case changed since the caller read it
+    ├── NotAuthenticated             no valid sign-in (401)
+    ├── TooManyAttempts              too many failed sign-ins; wait (429)
+    └── PayloadTooLarge              an upload over the size limit (413)
 
 ``web/`` maps them to HTTP statuses (422, 404, 403, 409) and the CLI to exit code 2. Messages are
 for people and in Chinese; ``code`` and ``details`` are for programs. This module does no I/O.
@@ -128,3 +131,34 @@ class VersionConflict(CaseflowError):
             f"案件 {case} 已被他人修改（期望版本 {expected}，当前版本 {actual}），请刷新后重试",
             {"case": case, "expected_version": expected, "actual_version": actual},
         )
+
+
+class NotAuthenticated(CaseflowError):
+    """No valid sign-in: a missing, wrong, expired or revoked token, or a wrong password."""
+
+    code = "not_authenticated"
+    http_status = 401
+
+    def __init__(self, reason: str = "请先登录") -> None:
+        super().__init__(reason)
+
+
+class TooManyAttempts(CaseflowError):
+    """Too many failed sign-ins for this user or address; ``retry_after`` seconds to wait."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"登录失败次数过多，请{max(retry_after // 60, 1)}分钟后再试", {"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(CaseflowError):
+    """An upload is larger than allowed."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"上传内容超过大小上限（{limit // (1024 * 1024)} MB）", {"limit_bytes": limit})

@@ -12,7 +12,8 @@ from caseflow.cli.admin import audit_group, init, user_group, workflow_group
 from caseflow.cli.calendar import calendar_group
 from caseflow.cli.cases import case_group
 from caseflow.cli.common import run_guarded
-from caseflow.cli.ops import scheduler, sweep
+from caseflow.cli.notify import notify_group, report_group
+from caseflow.cli.ops import scheduler, serve, sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +28,9 @@ cli.add_command(audit_group)
 cli.add_command(workflow_group)
 cli.add_command(sweep)
 cli.add_command(scheduler)
+cli.add_command(serve)
+cli.add_command(notify_group)
+cli.add_command(report_group)
 cli.add_command(calendar_group)
 
 

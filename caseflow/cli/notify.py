@@ -27,7 +27,7 @@ def notify_list(user: str | None, failed: bool, unread: bool, limit: int, as_jso
     with open_app() as app:
         if user and not app.users.exists(user):
             raise InvalidInput("user", f"用户“{user}”不存在")
-        rows = app.inbox.list(user=user, failed=failed, unread=unread, limit=limit)
+        rows = app.inbox.messages(user=user, failed=failed, unread=unread, limit=limit)
         if as_json:
             print_json(rows)
             return

@@ -55,3 +55,29 @@ def scheduler(tick_seconds: int) -> None:
             pass
         finally:
             ticker.lease.release()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-scheduler", is_flag=True, help="不在本进程内运行调度器（PostgreSQL 上另行运行 caseflow scheduler）")
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """运行网页和 HTTP API；在 SQLite 上同时在本进程内运行调度器。"""
+    import uvicorn
+
+    from scheduling.runner import Ticker, make_scheduler
+    from web.server import create_web_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with open_app() as app:
+        web = create_web_app(app)
+        runner = None
+        if not no_scheduler and app.db.is_sqlite:
+            runner = make_scheduler(Ticker(app), blocking=False)
+            runner.start()
+        click.echo(f"caseflow 已启动：http://{host}:{port}/  （API 文档 http://{host}:{port}/api/docs）", err=True)
+        try:
+            uvicorn.run(web, host=host, port=port, log_level="info")
+        finally:
+            if runner is not None:
+                runner.shutdown(wait=False)

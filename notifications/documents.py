@@ -1,0 +1,82 @@
+"""The weekly bulletin as documents: a printable HTML page and an ``.xlsx`` workbook."""
+
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from notifications.render import TemplateStore
+
+COLUMNS = (
+    ("rank", "排名", 6),
+    ("unit_name", "单位", 24),
+    ("assigned", "交办数", 8),
+    ("on_time_accept_rate", "按期签收率", 11),
+    ("returned", "退回数", 8),
+    ("completed", "办结数", 8),
+    ("on_time_rate", "按期办结率", 11),
+    ("current_overdue", "当前超期数", 11),
+    ("total_overdue", "累计超期数", 11),
+    ("avg_days", "平均用时(工作日)", 15),
+    ("extensions", "延期数", 8),
+    ("satisfaction_rate", "满意率", 9),
+    ("reworks", "重办数", 8),
+    ("warned", "临期预警", 9),
+    ("overdue", "逾期催办", 9),
+    ("supervised", "督办", 7),
+    ("listed", "挂牌督办", 9),
+)
+OVERDUE_COLUMNS = (
+    ("number", "编号", 16), ("title", "标题", 36), ("type_label", "类型", 12), ("state_label", "状态", 16),
+    ("lead_unit_name", "主办单位", 20), ("town_name", "属地", 12), ("due_date", "期限", 12), ("supervision_label", "督办级别", 10),
+)  # fmt: skip
+_HEADER = Font(bold=True, color="FFFFFF")
+_FILL = PatternFill("solid", fgColor="1F4E79")
+
+
+def bulletin_html(templates: TemplateStore, data: dict[str, Any], office: dict[str, str]) -> str:
+    """A complete, printable HTML page built from the bulletin template's HTML block."""
+    context = {"bulletin": data, "office": office, "recipient": {"username": "", "display_name": "", "department_name": ""}}
+    rendered = templates.render("bulletin", context)
+    return (
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        f"<title>{_escape(rendered.subject)}</title>"
+        "<style>body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;margin:2em}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px}"
+        "@media print{body{margin:0}}</style></head><body>"
+        f"{rendered.html or ''}</body></html>"
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _sheet(ws: Any, columns: tuple[tuple[str, str, int], ...], rows: list[dict[str, Any]], top: int = 1) -> None:
+    """A header row at ``top`` (frozen, filtered) and one row per item below it."""
+    for index, (_, label, width) in enumerate(columns, start=1):
+        cell = ws.cell(row=top, column=index, value=label)
+        cell.font, cell.fill = _HEADER, _FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(index)].width = width
+    for r, row in enumerate(rows, start=top + 1):
+        for c, (key, _, _) in enumerate(columns, start=1):
+            ws.cell(row=r, column=c, value=row.get(key))
+    ws.freeze_panes = f"A{top + 1}"
+    if rows:
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(columns))}{len(rows) + top}"
+
+
+def bulletin_xlsx(data: dict[str, Any]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "通报"
+    sheet.cell(row=1, column=1, value=f"专项工作通报（{data['week']}，{data['period']}）").font = Font(bold=True, size=14)
+    _sheet(sheet, COLUMNS, data["rows"], top=2)
+    overdue = workbook.create_sheet("超期案件")
+    _sheet(overdue, OVERDUE_COLUMNS, data["overdue_cases"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,103 @@
+"""The daily digest (per unit: 待办, 临期, 逾期) and the weekly bulletin (通报) as notifications.
+
+Each is idempotent per period: running the digest twice on one day, or the bulletin twice for
+one week, queues nothing new (the idempotency keys name the day or the week).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, String, and_, cast, select
+
+from cases import reports
+from cases.db import Database
+from cases.definitions import Definitions
+from cases.models import User
+from notifications.outbox import Outbox
+from notifications.recipients import Recipient
+from workflow.calendar import WorkingCalendar
+from workflow.clock import SHANGHAI, Clock
+
+USERS = User.__table__
+
+
+@dataclass(frozen=True)
+class PeriodicResult:
+    period: str
+    units: int
+    recipients: int
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "units": self.units, "recipients": self.recipients, "skipped": self.skipped}
+
+
+def _people(conn: Connection, *conditions: Any) -> list[Recipient]:
+    rows = conn.execute(select(USERS).where(and_(USERS.c.active.is_(True), *conditions)).order_by(USERS.c.username))
+    return [Recipient(r.username, r.display_name, r.department, tuple(r.channels or ("inapp",)), r.email, r.phone) for r in rows]
+
+
+def _with_role(conn: Connection, role: str, department: str | None = None) -> list[Recipient]:
+    conditions = [cast(USERS.c.roles, String).like(f'%"{role}"%')]
+    if department is not None:
+        conditions.append(USERS.c.department == department)
+    return _people(conn, *conditions)
+
+
+class Periodic:
+    def __init__(self, db: Database, definitions: Definitions, outbox: Outbox, clock: Clock,
+                 calendar: Callable[[Connection], WorkingCalendar]) -> None:  # fmt: skip
+        self.db = db
+        self.definitions = definitions
+        self.outbox = outbox
+        self.clock = clock
+        self.calendar = calendar
+
+    def digest(self, now: datetime | None = None, *, force: bool = False) -> PeriodicResult:
+        """Queue each unit's digest for today (working days only, unless ``force``)."""
+        now = now or self.clock.now()
+        today = now.astimezone(SHANGHAI).date()
+        org = self.definitions.org
+        with self.db.write() as conn:
+            calendar = self.calendar(conn)
+            if not force and not calendar.is_working_day(today):
+                return PeriodicResult(today.isoformat(), 0, 0, "今天不是工作日")
+            waiting = reports.waiting_by_unit(conn, self.definitions, calendar, now)
+            sent = 0
+            for unit, lists in sorted(waiting.items()):
+                people = _with_role(conn, "dispatcher") if unit == org.office else _with_role(conn, "handler", unit)
+                context = {
+                    "digest": {"unit_name": org.name(unit), "date": today.isoformat(),
+                               "todo": lists.todo, "due_soon": lists.due_soon, "overdue": lists.overdue},  # fmt: skip
+                    "office": dict(self.outbox.config.office),
+                }
+                for person in people:
+                    personal = {**context, "recipient": {"username": person.username, "display_name": person.display_name,
+                                                         "department_name": org.name(person.department)}}  # fmt: skip
+                    self.outbox.enqueue(conn, f"digest:{today.isoformat()}:{unit}", "digest", person, personal, now, now)
+                    sent += 1
+                self.outbox.enqueue_robots(conn, f"digest:{today.isoformat()}:{unit}", "digest", {unit}, context, now, now)
+        return PeriodicResult(today.isoformat(), len(waiting), sent)
+
+    def bulletin_data(self, week: str, now: datetime | None = None) -> dict[str, Any]:
+        now = now or self.clock.now()
+        with self.db.read() as conn:
+            return reports.bulletin(conn, self.definitions, self.calendar(conn), week, now)
+
+    def bulletin(self, week: str | None = None, now: datetime | None = None) -> PeriodicResult:
+        """Queue the weekly bulletin (default: last week's) to the office and the convenors."""
+        now = now or self.clock.now()
+        week = week or reports.previous_week(now)
+        data = self.bulletin_data(week, now)
+        org = self.definitions.org
+        with self.db.write() as conn:
+            people = {p.username: p for p in _with_role(conn, "dispatcher") + _with_role(conn, "convenor")}
+            context = {"bulletin": data, "office": dict(self.outbox.config.office)}
+            for person in people.values():
+                personal = {**context, "recipient": {"username": person.username, "display_name": person.display_name,
+                                                     "department_name": org.name(person.department)}}  # fmt: skip
+                self.outbox.enqueue(conn, f"bulletin:{week}", "bulletin", person, personal, now, now)
+            self.outbox.enqueue_robots(conn, f"bulletin:{week}", "bulletin", {org.office}, context, now, now)
+        return PeriodicResult(week, len(data["rows"]), len(people))

@@ -1,0 +1,134 @@
+"""Who is told of what (DOMAIN.md §5–§6): the events a case change raises and their recipients.
+
+``events_for`` maps one written change to notification events; ``recipients`` resolves each
+event's rules — a relation's unit (lead, co-units, town, review department, the responsible unit
+of the clock), a role (the office's dispatchers, the convenors), the executor units of open
+items, the case's creator — to active users, read in the change's own transaction.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, String, and_, cast, select
+
+from cases.changes import ChangeRecord
+from cases.models import User
+from workflow.rules import RELATIONS
+
+USERS = User.__table__
+
+TRIGGER_EVENTS = {
+    "assign": "assigned",
+    "reassign": "assigned",
+    "return": "returned",
+    "approve_extension": "extension_decided",
+    "reject_extension": "extension_decided",
+    "answer": "answered",
+    "send_back": "sent_back",
+    "reopen": "sent_back",
+    "approve_answer": "follow_up_due",
+    "close": "closed",
+    "pass_acceptance": "closed",
+    "warn": "warned",
+    "mark_overdue": "overdue",
+    "supervise": "supervised",
+    "list": "listed",
+    "classify_ban": "item_request",
+    "classify_rectify": "item_request",
+    "convert_to_ban": "item_request",
+    "report_relapse": "item_request",
+    "submit_clearance": "acceptance",
+    "submit_rectification": "acceptance",
+    "revisit": "revisit_due",
+}
+
+# (kind, argument, role): kind ``unit`` takes a relation (or ``responsible``), ``role`` a role
+# across all units, ``executors`` the executor units of the open items, ``creator`` the user who
+# registered the case.
+RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "assigned": (("unit", "lead_unit", "handler"), ("unit", "co_unit", "handler")),
+    "returned": (("role", "", "dispatcher"),),
+    "extension_decided": (("unit", "lead_unit", "handler"),),
+    "answered": (("role", "", "dispatcher"),),
+    "sent_back": (("unit", "lead_unit", "handler"),),
+    "follow_up_due": (("role", "", "dispatcher"),),
+    "closed": (("unit", "lead_unit", "handler"), ("unit", "co_unit", "handler"), ("unit", "town", "handler"), ("creator", "", "")),
+    "warned": (("unit", "responsible", "handler"),),
+    "overdue": (("unit", "responsible", "handler"), ("unit", "responsible", "unit_head")),
+    "supervised": (("unit", "responsible", "unit_head"), ("role", "", "dispatcher")),
+    "listed": (("role", "", "convenor"), ("unit", "responsible", "unit_head")),
+    "raised": (("role", "", "convenor"), ("unit", "lead_unit", "unit_head")),
+    "item_request": (("executors", "", "handler"),),
+    "acceptance": (("unit", "town", "handler"), ("unit", "review_department", "handler"), ("role", "", "dispatcher")),
+    "revisit_due": (("unit", "town", "handler"),),
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    username: str
+    display_name: str
+    department: str
+    channels: tuple[str, ...]
+    email: str | None
+    phone: str | None
+
+
+def events_for(change: ChangeRecord) -> list[str]:
+    events = []
+    event = TRIGGER_EVENTS.get(change.trigger)
+    if event == "closed" and change.row["state"] not in ("closed",):
+        event = None
+    if event is not None:
+        events.append(event)
+    if change.trigger == "fail_acceptance" and change.draft.state == "clearing":
+        events.append("item_request")
+    if "raised_to_convenors" in (change.payload.get("signals") or []):
+        events.append("raised")
+    return events
+
+
+def responsible_units(change: ChangeRecord, office: str) -> set[str]:
+    """The unit the running clock is on (DOMAIN.md §5: the responsible unit)."""
+    clock = change.rulebook.spec.states[change.draft.state].clock
+    relation = clock.responsible if clock is not None else "office"
+    if relation == "office":
+        return {office}
+    return RELATIONS[relation](change.draft, change.rulebook.spec)
+
+
+def _users(conn: Connection, *conditions: Any) -> list[Recipient]:
+    rows = conn.execute(select(USERS).where(and_(USERS.c.active.is_(True), *conditions)).order_by(USERS.c.username))
+    return [Recipient(r.username, r.display_name, r.department, tuple(r.channels or ("inapp",)), r.email, r.phone) for r in rows]
+
+
+def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) -> list[Recipient]:
+    """Active users to tell of ``event``, each once, in a stable order."""
+    found: dict[str, Recipient] = {}
+    for kind, argument, role in RULES.get(event, ()):
+        if kind == "role":
+            pattern = f'%"{role}"%'
+            for user in _users(conn, cast(USERS.c.roles, String).like(pattern)):
+                found.setdefault(user.username, user)
+            continue
+        if kind == "creator":
+            for user in _users(conn, USERS.c.username == change.row["created_by"]):
+                found.setdefault(user.username, user)
+            continue
+        if kind == "executors":
+            units = {change.rulebook.executor(k, change.draft) for k in change.rulebook.allowed_items(change.draft)}
+        elif argument == "responsible":
+            units = responsible_units(change, office)
+        else:
+            units = RELATIONS[argument](change.draft, change.rulebook.spec)
+        units.discard(None)  # type: ignore[arg-type]
+        if not units:
+            continue
+        rows = conn.execute(
+            select(USERS.c.username, USERS.c.roles).where(and_(USERS.c.department.in_(sorted(units)), USERS.c.active.is_(True)))
+        )
+        wanted = [r.username for r in rows if role in (r.roles or [])]
+        if wanted:
+            for user in _users(conn, USERS.c.username.in_(wanted)):
+                found.setdefault(user.username, user)
+    return list(found.values())

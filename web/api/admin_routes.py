@@ -1,0 +1,144 @@
+"""Sign-in, the caller, the inbox, the bulletin, audit, users, calendar and definitions."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import Field
+
+from cases import audit
+from notifications.documents import bulletin_xlsx
+from web.api.deps import ActorDep, AppDep, bearer_token, client_address, require
+from web.api.schemas import ERRORS, Strict, TokenRequest, TokenResponse
+from workflow.graph import mermaid
+from workflow.org import Actor
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+WeekQuery = Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO 周，如 2026-W40；默认上一周")]
+
+
+@router.post("/auth/token", response_model=TokenResponse, tags=["auth"], summary="登录，取得访问令牌")
+def sign_in(body: TokenRequest, app: AppDep, request: Request) -> Any:
+    token = app.auth.sign_in(body.username, body.password, client_address(request), "api")
+    return {"access_token": token.value, "token_type": "bearer", "expires_at": token.expires_at.isoformat()}
+
+
+@router.post("/auth/revoke", status_code=204, tags=["auth"], summary="注销当前令牌")
+def revoke(request: Request, app: AppDep, actor: ActorDep) -> Response:
+    app.auth.revoke(bearer_token(request))
+    return Response(status_code=204)
+
+
+@router.get("/me", tags=["auth"], summary="当前用户")
+def me(app: AppDep, actor: ActorDep) -> Any:
+    user = next(u for u in app.users.all() if u["username"] == actor.username)
+    return {**user, "roles": sorted(actor.roles)}
+
+
+@router.get("/inbox", tags=["inbox"], summary="站内通知")
+def inbox(app: AppDep, actor: ActorDep, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
+    return app.inbox.messages(user=actor.username, unread=unread, limit=limit, channel="inapp")
+
+
+@router.post("/inbox/{notification_id}/read", status_code=204, tags=["inbox"], summary="标为已读")
+def read(notification_id: Annotated[int, Path(ge=1, le=2**31 - 1)], app: AppDep, actor: ActorDep) -> Response:
+    app.inbox.mark_read(notification_id, actor.username)
+    return Response(status_code=204)
+
+
+Reader = Annotated[Actor, Depends(require("dispatcher", "supervisor", "convenor", "admin"))]
+
+
+@router.get("/bulletin", tags=["reports"], summary="专项工作通报（数据）")
+def bulletin(app: AppDep, actor: Reader, week: WeekQuery = None) -> Any:
+    from cases.reports import previous_week
+
+    return app.periodic.bulletin_data(week or previous_week(app.clock.now()))
+
+
+@router.get("/bulletin.xlsx", tags=["reports"], summary="专项工作通报（Excel）", response_class=Response)
+def bulletin_workbook(app: AppDep, actor: Reader, week: WeekQuery = None) -> Response:
+    from cases.reports import previous_week
+
+    week = week or previous_week(app.clock.now())
+    data = bulletin_xlsx(app.periodic.bulletin_data(week))
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="bulletin-{week}.xlsx"'},
+    )
+
+
+@router.get("/audit/verify", tags=["audit"], summary="核验全部哈希链")
+def audit_verify(app: AppDep, actor: Annotated[Actor, Depends(require("supervisor", "admin"))]) -> Any:
+    with app.db.read() as conn:
+        result = audit.verify(conn)
+    broken = result.first_break
+    return {
+        "ok": result.ok,
+        "cases": result.cases,
+        "events": result.events,
+        "first_break": None if broken is None else {"case": broken.case, "seq": broken.seq, "reason": broken.reason},
+    }
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=2, max_length=64)
+    department: str = Field(min_length=1, max_length=64)
+    roles: list[str] = Field(min_length=1, max_length=7)
+    password: str | None = Field(default=None, max_length=200)
+    display_name: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+Admin = Annotated[Actor, Depends(require("admin"))]
+
+
+@router.get("/users", tags=["admin"], summary="用户列表")
+def users(app: AppDep, actor: Admin) -> Any:
+    return app.users.all()
+
+
+@router.post("/users", status_code=201, tags=["admin"], summary="添加用户")
+def add_user(body: UserCreate, app: AppDep, actor: Admin) -> Any:
+    return app.users.add(
+        body.username, body.department, body.roles, password=body.password, display_name=body.display_name,
+        email=body.email, phone=body.phone,
+    )  # fmt: skip
+
+
+@router.get("/calendar/{year}", tags=["admin"], summary="工作日历")
+def calendar(year: Annotated[int, Path(ge=2000, le=2099)], app: AppDep, actor: ActorDep) -> Any:
+    return app.calendar.show(year)
+
+
+class CalendarDayIn(Strict):
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    kind: str = Field(pattern="^(holiday|workday)$")
+    name: str = Field(min_length=1, max_length=50)
+
+
+@router.post("/calendar", tags=["admin"], summary="登记节假日或调休上班日（并重新计算受影响的期限）")
+def add_calendar_day(body: CalendarDayIn, app: AppDep, actor: ActorDep) -> Any:
+    change, recomputed = app.add_calendar_day(body.date, body.kind, body.name, actor)
+    return {**change.to_dict(), "recomputed": recomputed}
+
+
+@router.get("/workflows", tags=["definitions"], summary="流程定义")
+def workflows(app: AppDep, actor: ActorDep) -> Any:
+    return [
+        {"type": s.type, "name": s.name, "version": s.version, "states": {k: v.label for k, v in s.states.items()},
+         "triggers": list(s.triggers)}  # fmt: skip
+        for s in app.definitions.specs.values()
+    ]
+
+
+@router.get("/workflows/{case_type}/graph", tags=["definitions"], summary="Mermaid 状态图", response_class=Response)
+def workflow_graph(case_type: Annotated[str, Path(max_length=64)], app: AppDep, actor: ActorDep) -> Response:
+    return Response(mermaid(app.definitions.current(case_type).spec), media_type="text/plain; charset=utf-8")
+
+
+@router.get("/departments", tags=["definitions"], summary="单位（代码与名称）")
+def departments(app: AppDep, actor: ActorDep) -> Any:
+    return [{"code": d.code, "name": d.name, "kind": d.kind, "aliases": list(d.aliases)} for d in app.org.departments]

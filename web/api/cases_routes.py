@@ -1,0 +1,137 @@
+"""Case endpoints: register, list, to-do, detail, actions, items with evidence, history, files."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from cases.service import Upload
+from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
+from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, Event
+from workflow.errors import InvalidInput, PayloadTooLarge
+
+router = APIRouter(prefix="/api", tags=["cases"], responses=ERRORS)
+NumberPath = Annotated[str, Path(max_length=32, description="案件编号（如 QY-2026-00001）或 ID")]
+TriggerPath = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")]
+MAX_FILES = 10
+
+
+@router.post("/cases", status_code=201, response_model=CaseView, summary="登记案件")
+def create_case(body: CaseCreate, app: AppDep, actor: ActorDep, request: Request, key: IdempotencyKeyHeader = None) -> Any:
+    return Idempotency(app, actor, key, request).run(
+        lambda: app.cases.create(body.type, actor, dict(body.fields), comment=body.comment), status_code=201
+    )
+
+
+@router.get("/cases", response_model=CasePage, summary="案件列表（仅限有权查看的）")
+def list_cases(
+    app: AppDep,
+    actor: ActorDep,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[str | None, Query(max_length=64, description="单位代码或名称")] = None,
+    town: Annotated[str | None, Query(max_length=64)] = None,
+    supervision: Annotated[str | None, Query(max_length=16, description="normal/warned/overdue/supervised/listed")] = None,
+    overdue: bool = False,
+    q: Annotated[str | None, Query(max_length=100, description="编号、标题或统一社会信用代码")] = None,
+    sort: Annotated[str, Query(pattern="^(newest|oldest|due)$")] = "newest",
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    return app.cases.list_cases(
+        actor=actor, case_type=type, state=state, department=department, town=town, supervision=supervision,
+        overdue=overdue, query=q, sort=sort, page=page, page_size=page_size,
+    )  # fmt: skip
+
+
+@router.get("/todo", response_model=CasePage, summary="我的待办：等待本单位办理的案件，按期限排序")
+def todo(
+    app: AppDep,
+    actor: ActorDep,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    return app.cases.list_cases(actor=actor, waiting_for=actor.department, sort="due", page=page, page_size=page_size)
+
+
+@router.get("/cases/{number}", response_model=CaseView, summary="案件详情（含当前用户可执行的操作）")
+def show_case(number: NumberPath, app: AppDep, actor: ActorDep) -> Any:
+    return app.cases.show(number, actor)
+
+
+@router.post("/cases/{number}/actions/{trigger}", response_model=CaseView, summary="执行操作")
+def act(
+    number: NumberPath, trigger: TriggerPath, body: ActionRequest, app: AppDep, actor: ActorDep, request: Request,
+    key: IdempotencyKeyHeader = None,
+) -> Any:  # fmt: skip
+    return Idempotency(app, actor, key, request).run(
+        lambda: app.cases.advance(
+            number, trigger, actor, dict(body.fields), comment=body.comment, expected_version=body.expected_version
+        )
+    )
+
+
+@router.post("/cases/{number}/items/{item}", response_model=CaseView, summary="办理事项（两断三清、整改、验收签字），可上传证明材料")
+async def complete_item(
+    number: NumberPath,
+    item: TriggerPath,
+    app: AppDep,
+    actor: ActorDep,
+    request: Request,
+    evidence: Annotated[list[UploadFile] | None, Form(description="证明材料（照片、PDF、Word/Excel）")] = None,
+    fields: Annotated[str | None, Form(max_length=20000, description="字段，JSON 对象，如 {\"meter_reading\": \"123.4\"}")] = None,
+    comment: Annotated[str | None, Form(max_length=2000)] = None,
+    expected_version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    key: IdempotencyKeyHeader = None,
+) -> Any:
+    uploads = await read_uploads(evidence or [], app.evidence.max_bytes)
+    values = parse_fields_json(fields)
+    return Idempotency(app, actor, key, request).run(
+        lambda: app.cases.complete_item(
+            number, item, actor, values, comment=comment, expected_version=expected_version, evidence=uploads
+        )
+    )
+
+
+@router.get("/cases/{number}/history", response_model=list[Event], summary="办理记录（哈希链）")
+def history(number: NumberPath, app: AppDep, actor: ActorDep) -> Any:
+    return app.cases.history(number, actor)
+
+
+@router.get("/evidence/{sha256}", summary="下载证明材料", response_class=Response)
+def evidence(sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")], app: AppDep, actor: ActorDep) -> Response:
+    meta, data = app.cases.evidence_file(sha256, actor)
+    name = meta["original_name"]
+    disposition = f"inline; filename*=UTF-8''{_quote(name)}"
+    return Response(data, media_type=meta["media_type"], headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+async def read_uploads(files: list[UploadFile], limit: int) -> list[Upload]:
+    if len(files) > MAX_FILES:
+        raise InvalidInput("evidence", f"一次最多上传{MAX_FILES}个文件")
+    uploads = []
+    for upload in files:
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(limit)
+        uploads.append(Upload(upload.filename or "file", data))
+    return uploads
+
+
+def parse_fields_json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise InvalidInput("fields", "fields 应为 JSON 对象，如 {\"meter_reading\": \"123.4\"}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("fields", "fields 应为 JSON 对象")
+    return value

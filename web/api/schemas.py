@@ -1,0 +1,135 @@
+"""Request and response models of the API (separate from the tables: these validate input)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FieldValue = str | int | float | bool | list[str] | None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenRequest(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: str
+
+
+class CaseCreate(Strict):
+    type: str = Field(description="enterprise_issue 或 scattered_polluting", max_length=64)
+    fields: dict[str, FieldValue] = Field(default_factory=dict, description="登记字段（见 DOMAIN.md）")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class ActionRequest(Strict):
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="乐观锁：期望的案件版本")
+
+
+class Item(BaseModel):
+    key: str
+    checklist: str
+    label: str
+    executor: str | None
+    done: bool
+    done_by: str | None
+    done_at: str | None
+    evidence: list[str]
+    data: dict[str, Any]
+
+
+class CaseView(BaseModel):
+    id: int
+    number: str
+    type: str
+    type_label: str
+    title: str
+    state: str
+    state_label: str
+    open: bool
+    supervision: str
+    due_date: str | None
+    due_at: str | None
+    due_provisional: bool
+    lead_unit: str | None
+    lead_unit_name: str | None
+    town: str | None
+    version: int
+    definition_version: str
+    allowed_triggers: list[str]
+    allowed_items: list[str]
+    fields: dict[str, Any]
+    counters: dict[str, Any]
+    co_units: dict[str, Any]
+    category: str | None
+    raised_to_convenors: str | None
+    items: list[Item] = Field(default_factory=list)
+    created_by: str
+    created_at: str | None
+    updated_at: str | None
+    closed_at: str | None
+
+
+class CaseSummary(BaseModel):
+    id: int
+    number: str
+    type: str
+    type_label: str
+    title: str
+    state: str
+    state_label: str
+    supervision: str
+    due_date: str | None
+    due_at: str | None
+    due_provisional: bool
+    lead_unit: str | None
+    lead_unit_name: str | None
+    town: str | None
+    version: int
+    allowed_triggers: list[str]
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class Event(BaseModel):
+    seq: int
+    at: str | None
+    actor: str
+    trigger: str
+    from_state: str | None
+    to_state: str
+    comment: str | None
+    payload: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    details: dict[str, Any]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (401, "未登录或登录已失效"),
+        (403, "无权执行"),
+        (404, "不存在（或无权查看）"),
+        (409, "状态不允许此操作（transition_not_allowed）或版本冲突（version_conflict）"),
+        (422, "输入有误（invalid_input），details.fields 指出每个字段"),
+    )
+}
