@@ -14,6 +14,7 @@ from caseflow.cli.cases import case_group
 from caseflow.cli.common import run_guarded
 from caseflow.cli.notify import notify_group, report_group
 from caseflow.cli.ops import scheduler, serve, sweep
+from caseflow.cli.templates import templates_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +32,7 @@ cli.add_command(scheduler)
 cli.add_command(serve)
 cli.add_command(notify_group)
 cli.add_command(report_group)
+cli.add_command(templates_group)
 cli.add_command(calendar_group)
 
 
