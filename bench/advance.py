@@ -67,8 +67,13 @@ def raw_run(directory: Path, cases: int) -> float:
     for i in range(cases):
         for trigger, state in (("assign", "assigned"), ("accept", "in_progress")):
             db.execute("BEGIN IMMEDIATE")
-            case_id, version = db.execute("SELECT id, version FROM c WHERE number = ?", (f"QY-2026-{i:05d}",)).fetchone()
-            db.execute("UPDATE c SET state = ?, version = ? WHERE id = ? AND version = ?", (state, version + 1, case_id, version))
+            case_id, version = db.execute(
+                "SELECT id, version FROM c WHERE number = ?", (f"QY-2026-{i:05d}",)
+            ).fetchone()
+            db.execute(
+                "UPDATE c SET state = ?, version = ? WHERE id = ? AND version = ?",
+                (state, version + 1, case_id, version),
+            )
             db.execute(
                 "INSERT INTO e (case_id, seq, at, actor, trigger, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (case_id, version + 1, "2026-09-30T02:00:00+00:00", "bench", trigger, fields, "0" * 64),
@@ -89,10 +94,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="caseflow-bench-") as tmp:
             engine.append(engine_run(Path(tmp), args.cases))
             raw.append(raw_run(Path(tmp), args.cases))
-        print(f"run {run + 1}: engine {engine[-1]:8.0f}/s   raw sqlite3 {raw[-1]:8.0f}/s   ratio {engine[-1] / raw[-1]:.3f}")
+        print(
+            f"run {run + 1}: engine {engine[-1]:8.0f}/s   raw sqlite3 {raw[-1]:8.0f}/s   ratio {engine[-1] / raw[-1]:.3f}"
+        )
     e, r = statistics.median(engine), statistics.median(raw)
     print(f"median of {args.runs} runs: engine {e:.0f} advances/s, raw {r:.0f} writes/s, ratio {e / r:.3f}")
-    print(f"targets: ≥ 2000 advances/s {'met' if e >= 2000 else 'NOT met'}; ratio ≥ 0.10 {'met' if e / r >= 0.10 else 'NOT met'}")
+    print(
+        f"targets: ≥ 2000 advances/s {'met' if e >= 2000 else 'NOT met'}; ratio ≥ 0.10 {'met' if e / r >= 0.10 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

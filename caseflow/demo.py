@@ -63,10 +63,21 @@ def _steps(app: App, number: str, steps: list[tuple[str, str, dict[str, Any]]]) 
 
 
 def _enterprise_cases(app: App) -> int:
-    assign = ("office", "assign", {"lead_unit": "power", "co_units": "natural_resources", "instructions": "请于期限内答复企业"})
+    assign = (
+        "office",
+        "assign",
+        {"lead_unit": "power", "co_units": "natural_resources", "instructions": "请于期限内答复企业"},
+    )
     accept = ("power_handler", "accept", {})
-    co = [("resources_handler", "co_accept", {}), ("resources_handler", "co_feedback", {"reply": "用地手续已核实，无障碍"})]
-    answer = ("power_handler", "answer", {"result": "resolved", "reply": "已完成线路改造，增容到位", "signed_by": "供电公司负责人"})
+    co = [
+        ("resources_handler", "co_accept", {}),
+        ("resources_handler", "co_feedback", {"reply": "用地手续已核实，无障碍"}),
+    ]
+    answer = (
+        "power_handler",
+        "answer",
+        {"result": "resolved", "reply": "已完成线路改造，增容到位", "signed_by": "供电公司负责人"},
+    )
     _enterprise(app, 1, "新上生产线需要用电增容", "生产要素", "kongcheng", "企业新上两条生产线，现有变压器容量不足。")
     n = _enterprise(app, 2, "专用变压器报装进度咨询", "生产要素", "shuanggang", "企业申请专变报装已两个月未接电。")
     _steps(app, n, [assign])
@@ -77,7 +88,11 @@ def _enterprise_cases(app: App) -> int:
     n = _enterprise(app, 5, "高峰时段限电安排", "生产要素", "lvting", "希望错峰生产安排提前告知。")
     _steps(app, n, [assign, accept, *co, answer, ("office", "approve_answer", {})])
     n = _enterprise(app, 6, "电费结算方式咨询", "政策扶持", "fangang", "咨询两部制电价结算方式。")
-    _steps(app, n, [assign, accept, *co, answer, ("office", "approve_answer", {}), ("office", "close", {"satisfaction": "满意"})])
+    _steps(
+        app,
+        n,
+        [assign, accept, *co, answer, ("office", "approve_answer", {}), ("office", "close", {"satisfaction": "满意"})],
+    )
     return 6
 
 
@@ -98,9 +113,22 @@ def _site_cases(app: App) -> int:
     _steps(app, n, [verify])
     n = _site(app, 3, "露天喷漆作坊", "环境违法,无证无照")
     _steps(app, n, [verify, ban])
-    app.cases.complete_item(n, "cut_power", app.users.actor("power_handler"), {"meter_reading": "10234.5"}, evidence=photo)
+    app.cases.complete_item(
+        n, "cut_power", app.users.actor("power_handler"), {"meter_reading": "10234.5"}, evidence=photo
+    )
     n = _site(app, 4, "小型家具加工厂", "无证无照")
-    _steps(app, n, [verify, ("office", "classify_rectify", {"items": "business_license,pollution_control", "plan": "限期办理营业执照并安装除尘设施"})])
+    _steps(
+        app,
+        n,
+        [
+            verify,
+            (
+                "office",
+                "classify_rectify",
+                {"items": "business_license,pollution_control", "plan": "限期办理营业执照并安装除尘设施"},
+            ),
+        ],
+    )
     n = _site(app, 5, "废品回收站", "环境违法")
     _steps(app, n, [verify, ban])
     for item, user in (("cut_water", "water_handler"), ("cut_power", "power_handler"), ("clear_materials", "kongcheng_handler"),

@@ -59,14 +59,21 @@ class AuthService:
             value = secrets.token_urlsafe(32)
             expires = now + TOKEN_LIFETIME[kind]
             conn.execute(
-                insert(TOKENS).values(token_hash=_hash(value), username=actor.username, kind=kind, created_at=now,
-                                      expires_at=expires, address=address)  # fmt: skip
+                insert(TOKENS).values(
+                    token_hash=_hash(value),
+                    username=actor.username,
+                    kind=kind,
+                    created_at=now,
+                    expires_at=expires,
+                    address=address,
+                )  # fmt: skip
             )
         return Token(value, expires, actor)
 
     def _check_rate(self, username: str, address: str, now: datetime) -> None:
         since = now - WINDOW
         with self.db.read() as conn:
+
             def failures(condition: object) -> tuple[int, datetime | None]:
                 row = conn.execute(
                     select(func.count(), func.min(ATTEMPTS.c.at)).where(
@@ -102,13 +109,17 @@ class AuthService:
     def revoke(self, value: str) -> None:
         with self.db.write() as conn:
             conn.execute(
-                update(TOKENS).where(and_(TOKENS.c.token_hash == _hash(value), TOKENS.c.revoked_at.is_(None))).values(revoked_at=self.clock.now())
+                update(TOKENS)
+                .where(and_(TOKENS.c.token_hash == _hash(value), TOKENS.c.revoked_at.is_(None)))
+                .values(revoked_at=self.clock.now())
             )
 
     def revoke_all(self, username: str) -> int:
         with self.db.write() as conn:
             return conn.execute(
-                update(TOKENS).where(and_(TOKENS.c.username == username, TOKENS.c.revoked_at.is_(None))).values(revoked_at=self.clock.now())
+                update(TOKENS)
+                .where(and_(TOKENS.c.username == username, TOKENS.c.revoked_at.is_(None)))
+                .values(revoked_at=self.clock.now())
             ).rowcount
 
 

@@ -91,13 +91,9 @@ def parse_day(value: str | date) -> date:
                 raise ValueError(text)
             value = date.fromisoformat(text)
         except ValueError:
-            raise InvalidInput(
-                "date", f"“{text}”不是有效日期，请写作 YYYY-MM-DD（如 2027-01-01）"
-            ) from None
+            raise InvalidInput("date", f"“{text}”不是有效日期，请写作 YYYY-MM-DD（如 2027-01-01）") from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise InvalidInput(
-            "date", f"年份须在 {MIN_YEAR}–{MAX_YEAR} 之间（收到 {value.isoformat()}）"
-        )
+        raise InvalidInput("date", f"年份须在 {MIN_YEAR}–{MAX_YEAR} 之间（收到 {value.isoformat()}）")
     return value
 
 
@@ -130,9 +126,7 @@ def _refuse_no_op(day: date, kind: DayKind, name: str, before: tuple[DayKind, st
     if before == (kind, name):
         raise InvalidInput("date", f"{label}已是{KIND_LABELS[kind]}“{name}”，无需重复登记")
     if kind == "workday" and before is None and day.weekday() < 5:
-        raise InvalidInput(
-            "date", f"{label}本来就是工作日，无需登记为调休上班日（调休上班日是需要上班的周末）"
-        )
+        raise InvalidInput("date", f"{label}本来就是工作日，无需登记为调休上班日（调休上班日是需要上班的周末）")
 
 
 def _upsert(conn: Connection, values: dict[str, Any]) -> None:
@@ -146,9 +140,7 @@ class CalendarService:
     """The effective calendar (cached per process, refreshed when ``calendar_change`` grows, so a
     change made by another process is seen too), admin changes and the per-year listing."""
 
-    def __init__(
-        self, db: Database, clock: Clock, base: CalendarData, config: CalendarData | None = None
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock, base: CalendarData, config: CalendarData | None = None) -> None:
         self.db = db
         self.clock = clock
         self.base = base
@@ -218,9 +210,7 @@ class CalendarService:
             calendar = self.calendar(conn)
             rows = {
                 r.day: r
-                for r in conn.execute(
-                    select(DAYS).where(DAYS.c.day.between(date(year, 1, 1), date(year, 12, 31)))
-                )
+                for r in conn.execute(select(DAYS).where(DAYS.c.day.between(date(year, 1, 1), date(year, 12, 31))))
             }
             changes = conn.execute(
                 select(CHANGES)
@@ -244,9 +234,7 @@ class CalendarService:
         return {
             "year": year,
             "known": summary.known,
-            "sources": sorted(
-                {self._source(d, admin) for d, _ in (*summary.holidays, *summary.workdays)}
-            ),
+            "sources": sorted({self._source(d, admin) for d, _ in (*summary.holidays, *summary.workdays)}),
             "days": summary.days,
             "working_days": summary.working_days,
             "holidays": [entry(d, n) for d, n in summary.holidays],

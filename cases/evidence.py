@@ -80,9 +80,7 @@ class EvidenceStore:
     def check(self, data: bytes, name: str) -> StoredFile:
         """Validate size and type; return what would be stored (nothing is written)."""
         if len(data) > self.max_bytes:
-            raise InvalidInput(
-                "evidence", f"文件“{safe_name(name)}”大小{len(data)}字节，超过上限{self.max_bytes}字节"
-            )
+            raise InvalidInput("evidence", f"文件“{safe_name(name)}”大小{len(data)}字节，超过上限{self.max_bytes}字节")
         if not data:
             raise InvalidInput("evidence", f"文件“{safe_name(name)}”是空文件")
         media_type = sniff(data)

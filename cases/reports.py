@@ -47,7 +47,14 @@ def previous_week(now: datetime) -> str:
 def _open_cases(conn: Connection) -> Iterator[Any]:
     last = 0
     while True:
-        rows = list(conn.execute(select(CASES).where(and_(CASES.c.id > last, CASES.c.due_at.is_not(None))).order_by(CASES.c.id).limit(BATCH)))
+        rows = list(
+            conn.execute(
+                select(CASES)
+                .where(and_(CASES.c.id > last, CASES.c.due_at.is_not(None)))
+                .order_by(CASES.c.id)
+                .limit(BATCH)
+            )
+        )
         if not rows:
             return
         yield from rows
@@ -79,7 +86,9 @@ class UnitWaiting:
     overdue: list[dict[str, Any]] = field(default_factory=list)
 
 
-def waiting_by_unit(conn: Connection, definitions: Definitions, calendar: WorkingCalendar, now: datetime) -> dict[str, UnitWaiting]:
+def waiting_by_unit(
+    conn: Connection, definitions: Definitions, calendar: WorkingCalendar, now: datetime
+) -> dict[str, UnitWaiting]:
     """Open cases per unit they wait on: 待办, 临期 (due today or the next working day), 逾期."""
     today = now.astimezone(SHANGHAI).date()
     soon = calendar.next_working_day(today)
@@ -125,13 +134,18 @@ def unit_of(row: Any) -> str | None:
     return row.lead_unit or row.town
 
 
-def bulletin(conn: Connection, definitions: Definitions, calendar: WorkingCalendar, week: str, now: datetime) -> dict[str, Any]:
+def bulletin(
+    conn: Connection, definitions: Definitions, calendar: WorkingCalendar, week: str, now: datetime
+) -> dict[str, Any]:
     """The weekly 通报: per-unit figures for the ISO week, ranked, and the overdue cases now."""
     start_day, end_day = parse_week(week)
     start = datetime.combine(start_day, time(0), SHANGHAI)
     end = datetime.combine(end_day, time(0), SHANGHAI)
     stats: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    touched = [r.case_id for r in conn.execute(select(EVENTS.c.case_id).where(and_(EVENTS.c.at >= start, EVENTS.c.at < end)).distinct())]
+    touched = [
+        r.case_id
+        for r in conn.execute(select(EVENTS.c.case_id).where(and_(EVENTS.c.at >= start, EVENTS.c.at < end)).distinct())
+    ]
     cases = {r.id: r for r in conn.execute(select(CASES).where(CASES.c.id.in_(touched)))} if touched else {}
     durations: dict[str, list[int]] = defaultdict(list)
     for case_id in touched:
@@ -147,7 +161,14 @@ def bulletin(conn: Connection, definitions: Definitions, calendar: WorkingCalend
             if unit_of(row):
                 stats[unit_of(row)]["total_overdue"] += 1  # type: ignore[index]
     rows = [_row(unit, s, durations.get(unit, []), definitions) for unit, s in stats.items()]
-    rows.sort(key=lambda r: (-(r["_on_time"] if r["_on_time"] is not None else 1.0), r["current_overdue"], -(r["_satisfied"] or 0), r["unit_name"]))
+    rows.sort(
+        key=lambda r: (
+            -(r["_on_time"] if r["_on_time"] is not None else 1.0),
+            r["current_overdue"],
+            -(r["_satisfied"] or 0),
+            r["unit_name"],
+        )
+    )
     for rank, r in enumerate(rows, start=1):
         r["rank"] = rank
         del r["_on_time"], r["_satisfied"]

@@ -197,7 +197,9 @@ def list_cases(
     if overdue_at is not None:
         conditions.append(and_(CASES.c.due_at.is_not(None), CASES.c.due_at <= overdue_at))
     if waiting_unit is not None:
-        conditions.append(CASES.c.id.in_(select(UNITS.c.case_id).where(and_(UNITS.c.unit == waiting_unit, UNITS.c.waiting.is_(True)))))
+        conditions.append(
+            CASES.c.id.in_(select(UNITS.c.case_id).where(and_(UNITS.c.unit == waiting_unit, UNITS.c.waiting.is_(True))))
+        )
     if visible_unit is not None:
         mine = CASES.c.id.in_(select(UNITS.c.case_id).where(UNITS.c.unit == visible_unit))
         conditions.append(or_(mine, CASES.c.created_by == visible_creator) if visible_creator else mine)
@@ -219,13 +221,17 @@ def cases_with_evidence(conn: Connection, sha256: str) -> list[str]:
     numbers = {
         r.number
         for r in conn.execute(
-            select(CASES.c.number).join(ITEMS, ITEMS.c.case_id == CASES.c.id).where(cast(ITEMS.c.evidence, String).like(f'%"{sha256}"%'))
+            select(CASES.c.number)
+            .join(ITEMS, ITEMS.c.case_id == CASES.c.id)
+            .where(cast(ITEMS.c.evidence, String).like(f'%"{sha256}"%'))
         )
     }
     numbers |= {
         r.number
         for r in conn.execute(
-            select(CASES.c.number).join(EVENTS, EVENTS.c.case_id == CASES.c.id).where(cast(EVENTS.c.payload, String).like(f'%"{sha256}"%'))
+            select(CASES.c.number)
+            .join(EVENTS, EVENTS.c.case_id == CASES.c.id)
+            .where(cast(EVENTS.c.payload, String).like(f'%"{sha256}"%'))
         )
     }
     return sorted(numbers)
@@ -247,7 +253,9 @@ def set_units(conn: Connection, case_id: int, before: Mapping[str, bool], after:
         conn.execute(insert(UNITS), new)
     for unit, waiting in after.items():
         if unit in before and before[unit] != waiting:
-            conn.execute(update(UNITS).where(and_(UNITS.c.case_id == case_id, UNITS.c.unit == unit)).values(waiting=waiting))
+            conn.execute(
+                update(UNITS).where(and_(UNITS.c.case_id == case_id, UNITS.c.unit == unit)).values(waiting=waiting)
+            )
 
 
 # --- the supervision ladder ---------------------------------------------------------------------
@@ -255,7 +263,10 @@ def set_units(conn: Connection, case_id: int, before: Mapping[str, bool], after:
 
 def record_ladder_step(conn: Connection, case_id: int, deadline_seq: int, level: str, at: datetime, actor: str) -> None:
     """One row per (case, deadline, level): the unique constraint refuses a second escalation."""
-    conn.execute(_INSERT_LADDER_STEP, {"case_id": case_id, "deadline_seq": deadline_seq, "level": level, "at": at, "actor": actor})
+    conn.execute(
+        _INSERT_LADDER_STEP,
+        {"case_id": case_id, "deadline_seq": deadline_seq, "level": level, "at": at, "actor": actor},
+    )
 
 
 def due_cases(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:

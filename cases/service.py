@@ -71,7 +71,9 @@ class CaseService:
 
     # --- commands ------------------------------------------------------------------------------
 
-    def create(self, case_type: str, actor: Actor, fields: dict[str, Any], *, comment: str | None = None) -> dict[str, Any]:
+    def create(
+        self, case_type: str, actor: Actor, fields: dict[str, Any], *, comment: str | None = None
+    ) -> dict[str, Any]:
         """Register a new case in its workflow's initial state."""
         rulebook = self.definitions.current(case_type)
         spec = rulebook.spec
@@ -98,7 +100,9 @@ class CaseService:
             payload = {"fields": inputs, "unit": actor.department, "definition_version": spec.version}
             if clock.note is not None:
                 payload["deadline"] = clock.note
-            content = audit.event_content(draft.number, 1, now, actor.username, "create", None, draft.state, note, payload)
+            content = audit.event_content(
+                draft.number, 1, now, actor.username, "create", None, draft.state, note, payload
+            )
             head = audit.chain_hash(audit.GENESIS, content)
             meta.update(clock.columns, flags=draft.flags, event_seq=1, head_hash=head)
             meta["id"] = repo.insert_case(conn, meta)
@@ -142,7 +146,9 @@ class CaseService:
             if draft.signals:
                 payload["signals"] = list(draft.signals)
             internal = decision.transition.dest is None
-            clock = supervision.after_decision(rulebook.spec, draft, row, decision.from_state, internal, now, self.calendar(conn))
+            clock = supervision.after_decision(
+                rulebook.spec, draft, row, decision.from_state, internal, now, self.calendar(conn)
+            )
             stored = self._store_files(evidence)
             if clock.note is not None:
                 payload["deadline"] = clock.note
@@ -254,7 +260,9 @@ class CaseService:
         if case_type is not None:
             rulebook = self.definitions.current(case_type)
             if state is not None and state not in rulebook.spec.states:
-                raise InvalidInput("state", f"{rulebook.spec.name}没有状态“{state}”；可选：{'、'.join(rulebook.spec.states)}")
+                raise InvalidInput(
+                    "state", f"{rulebook.spec.name}没有状态“{state}”；可选：{'、'.join(rulebook.spec.states)}"
+                )
         elif state is not None:
             known = {s for spec in self.definitions.specs.values() for s in spec.states}
             if state not in known:
@@ -277,7 +285,9 @@ class CaseService:
             "sort": sort,
         }
 
-    def _check_visible(self, actor: Actor | None, row: Any, draft: CaseDraft, rulebook: Rulebook, ref: str | int) -> None:
+    def _check_visible(
+        self, actor: Actor | None, row: Any, draft: CaseDraft, rulebook: Rulebook, ref: str | int
+    ) -> None:
         if actor is None or actor.roles & ALL_SEEING or row["created_by"] == actor.username:
             return
         if actor.department not in rulebook.related_units(draft):
@@ -333,7 +343,12 @@ class CaseService:
         moments = supervision.current_schedule(rulebook.spec, row, self.calendar(conn))
         columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
         repo.record_ladder_step(conn, row["id"], row["deadline_seq"], level, now, actor.username)
-        payload = {"fields": {"reason": reason}, "unit": actor.department, "level": level, "from_level": row["ladder_level"]}
+        payload = {
+            "fields": {"reason": reason},
+            "unit": actor.department,
+            "level": level,
+            "from_level": row["ladder_level"],
+        }
         new_row = write_change(
             conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
             payload=payload, now=now, sinks=self.sinks, columns=columns,

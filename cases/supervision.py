@@ -27,7 +27,9 @@ class ClockUpdate:
     """What to record in the event's payload (``deadline``), or None."""
 
 
-def schedule(spec: WorkflowSpec, basis: ClockBasis, due_date: date, due_at: datetime, calendar: WorkingCalendar) -> list[Moment]:
+def schedule(
+    spec: WorkflowSpec, basis: ClockBasis, due_date: date, due_at: datetime, calendar: WorkingCalendar
+) -> list[Moment]:
     """The moments of a deadline: the ladder's levels, or the one expiry of a scheduled trigger."""
     if basis.on_expiry != "ladder":
         return [Moment(EXPIRY, due_at)]
@@ -40,7 +42,15 @@ def next_check(level: str, moments: list[Moment]) -> datetime | None:
     return ladder.next_check(level, moments)
 
 
-def deadline_columns(spec: WorkflowSpec, draft: CaseDraft, basis: ClockBasis, deadline: Deadline, seq: int, calendar: WorkingCalendar, level: str = "normal") -> dict[str, Any]:
+def deadline_columns(
+    spec: WorkflowSpec,
+    draft: CaseDraft,
+    basis: ClockBasis,
+    deadline: Deadline,
+    seq: int,
+    calendar: WorkingCalendar,
+    level: str = "normal",
+) -> dict[str, Any]:
     draft.flags["clock"] = basis.to_dict()
     draft.flags["due_date"] = deadline.due_date.isoformat()
     moments = schedule(spec, basis, deadline.due_date, deadline.due_at, calendar)
@@ -68,14 +78,24 @@ def after_decision(
     if plan.action == START and plan.basis is not None:
         deadline = compute(plan.basis, calendar)
         columns = deadline_columns(spec, draft, plan.basis, deadline, row["deadline_seq"] + 1, calendar)
-        note = {"due_date": deadline.due_date.isoformat(), "due_at": deadline.due_at.isoformat(), "provisional": deadline.provisional}
+        note = {
+            "due_date": deadline.due_date.isoformat(),
+            "due_at": deadline.due_at.isoformat(),
+            "provisional": deadline.provisional,
+        }
         if row["ladder_level"] != "normal":
             note["ladder_reset_from"] = row["ladder_level"]
         return ClockUpdate(columns, note)
     if plan.action == CLEAR:
         draft.flags.pop("clock", None)
         draft.flags.pop("due_date", None)
-        columns = {"due_at": None, "due_date": None, "due_provisional": False, "ladder_level": "normal", "next_check_at": None}
+        columns = {
+            "due_at": None,
+            "due_date": None,
+            "due_provisional": False,
+            "ladder_level": "normal",
+            "next_check_at": None,
+        }
         return ClockUpdate(columns, None)
     return ClockUpdate({}, None)
 

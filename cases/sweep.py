@@ -54,7 +54,13 @@ class SweepReport:
             "now": self.now.isoformat(),
             "cases": self.cases,
             "steps": [
-                {"case": s.case, "action": s.action, "level": s.level, "to_state": s.to_state, "scheduled_for": s.scheduled_for.isoformat()}
+                {
+                    "case": s.case,
+                    "action": s.action,
+                    "level": s.level,
+                    "to_state": s.to_state,
+                    "scheduled_for": s.scheduled_for.isoformat(),
+                }
                 for s in self.steps
             ],
             "skipped": self.skipped,
@@ -62,7 +68,9 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, db: Database, definitions: Definitions, clock: Clock, calendar: Callable[[Connection], WorkingCalendar]) -> None:
+    def __init__(
+        self, db: Database, definitions: Definitions, clock: Clock, calendar: Callable[[Connection], WorkingCalendar]
+    ) -> None:
         self.db = db
         self.definitions = definitions
         self.clock = clock
@@ -116,7 +124,9 @@ class Sweeper:
                 changed.append({"case": row["number"], "old": old, "new": new})
         return changed
 
-    def _one(self, conn: Connection, row: dict[str, Any], now: datetime, calendar: WorkingCalendar, report: SweepReport) -> None:
+    def _one(
+        self, conn: Connection, row: dict[str, Any], now: datetime, calendar: WorkingCalendar, report: SweepReport
+    ) -> None:
         try:
             with conn.begin_nested():
                 steps = self._due_steps(conn, row, now, calendar)
@@ -139,7 +149,11 @@ class Sweeper:
         if basis.on_expiry != "ladder":
             step, row = self._expire(conn, row, items, draft, rulebook, basis, now, calendar)
             # the clock that starts now may itself have fallen due during a downtime
-            later = self._due_steps(conn, row, now, calendar) if row["next_check_at"] and row["next_check_at"] <= now else []
+            later = (
+                self._due_steps(conn, row, now, calendar)
+                if row["next_check_at"] and row["next_check_at"] <= now
+                else []
+            )
             return [step, *later]
         moments = supervision.schedule(spec, basis, row["due_date"], row["due_at"], calendar)
         steps = []

@@ -22,9 +22,7 @@ _hasher = PasswordHasher()
 def check_password_strength(password: str) -> None:
     classes = sum(bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"\d", r"[^A-Za-z0-9]"))
     if len(password) < MIN_PASSWORD or classes < 3:
-        raise InvalidInput(
-            "password", f"密码至少{MIN_PASSWORD}位，且须包含大写字母、小写字母、数字、符号中的至少三类"
-        )
+        raise InvalidInput("password", f"密码至少{MIN_PASSWORD}位，且须包含大写字母、小写字母、数字、符号中的至少三类")
 
 
 def hash_password(password: str) -> str:

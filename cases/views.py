@@ -6,8 +6,8 @@ from typing import Any
 
 from workflow.case import CaseDraft
 from workflow.clock import SHANGHAI
-from workflow.rulebook import Rulebook
 from workflow.org import Actor
+from workflow.rulebook import Rulebook
 
 CLOSED_STATES = ("closed",)
 

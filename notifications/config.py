@@ -86,7 +86,11 @@ def load_notification_config(path: Path, org: Organisation) -> NotificationConfi
     sms = data.get("sms") or {}
     office = {k: str(v) for k, v in (data.get("office") or {}).items()}
     return NotificationConfig(
-        office={"name": office.get("name", "联席办"), "host": office.get("host", ""), "contact": office.get("contact", "")},
+        office={
+            "name": office.get("name", "联席办"),
+            "host": office.get("host", ""),
+            "contact": office.get("contact", ""),
+        },
         base_url=str(data.get("base_url") or "http://127.0.0.1:8000").rstrip("/"),
         work_start=_time(hours.get("start", "08:30"), file, "working_hours.start"),
         work_end=_time(hours.get("end", "17:30"), file, "working_hours.end"),

@@ -27,7 +27,9 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def case_context(row: dict[str, Any], draft: CaseDraft, rulebook: Rulebook, config: NotificationConfig) -> dict[str, Any]:
+def case_context(
+    row: dict[str, Any], draft: CaseDraft, rulebook: Rulebook, config: NotificationConfig
+) -> dict[str, Any]:
     org = rulebook.org
     f = draft.fields
     clock = draft.flags.get("clock") or {}
@@ -88,7 +90,11 @@ def event_context(
 
 
 def recipient_context(username: str, display_name: str, department: str, org: Organisation) -> dict[str, Any]:
-    return {"username": username, "display_name": display_name, "department_name": org.name(department) if department else ""}
+    return {
+        "username": username,
+        "display_name": display_name,
+        "department_name": org.name(department) if department else "",
+    }
 
 
 def items_context(draft: CaseDraft, rulebook: Rulebook, unit: str | None) -> list[dict[str, Any]]:
@@ -98,5 +104,7 @@ def items_context(draft: CaseDraft, rulebook: Rulebook, unit: str | None) -> lis
         executor = rulebook.executor(key, draft)
         if unit is None or executor == unit:
             item = draft.items[key]
-            result.append({"key": key, "label": item.label, "executor_name": rulebook.org.name(executor or ""), "done": item.done})
+            result.append(
+                {"key": key, "label": item.label, "executor_name": rulebook.org.name(executor or ""), "done": item.done}
+            )
     return result

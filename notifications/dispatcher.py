@@ -43,7 +43,9 @@ class DispatchReport:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, channels: Mapping[str, Channel], config: NotificationConfig, clock: Clock, holder: str) -> None:
+    def __init__(
+        self, db: Database, channels: Mapping[str, Channel], config: NotificationConfig, clock: Clock, holder: str
+    ) -> None:
         self.db = db
         self.channels = channels
         self.config = config
@@ -81,11 +83,20 @@ class Dispatcher:
                 return []
             conn.execute(
                 update(NOTIFICATIONS)
-                .where(and_(NOTIFICATIONS.c.id.in_(ids), or_(NOTIFICATIONS.c.lease_until.is_(None), NOTIFICATIONS.c.lease_until <= now)))
+                .where(
+                    and_(
+                        NOTIFICATIONS.c.id.in_(ids),
+                        or_(NOTIFICATIONS.c.lease_until.is_(None), NOTIFICATIONS.c.lease_until <= now),
+                    )
+                )
                 .values(lease_holder=self.holder, lease_until=until)
             )
             claimed = select(NOTIFICATIONS).where(
-                and_(NOTIFICATIONS.c.id.in_(ids), NOTIFICATIONS.c.lease_holder == self.holder, NOTIFICATIONS.c.lease_until == until)
+                and_(
+                    NOTIFICATIONS.c.id.in_(ids),
+                    NOTIFICATIONS.c.lease_holder == self.holder,
+                    NOTIFICATIONS.c.lease_until == until,
+                )
             )
             return list(conn.execute(claimed.order_by(NOTIFICATIONS.c.id)))
 
@@ -111,7 +122,13 @@ class Dispatcher:
             error = DeliveryError(f"channel {row.channel!r} is not configured", permanent=True)
         else:
             message = OutgoingMessage(
-                row.idempotency_key, row.channel, self._address(row), row.subject, row.body_text, row.body_html, row.urgent
+                row.idempotency_key,
+                row.channel,
+                self._address(row),
+                row.subject,
+                row.body_text,
+                row.body_html,
+                row.urgent,
             )
             try:
                 channel.send(message)
@@ -131,12 +148,22 @@ class Dispatcher:
             values = {"status": "dead", "last_error": error.reason[:2000]}
             bucket = report.dead
         else:
-            values = {"status": "failed", "last_error": error.reason[:2000], "next_attempt_at": now + retry_after(attempts, self.config)}
+            values = {
+                "status": "failed",
+                "last_error": error.reason[:2000],
+                "next_attempt_at": now + retry_after(attempts, self.config),
+            }
             bucket = report.failed
         with self.db.write() as conn:
             done = conn.execute(
                 update(NOTIFICATIONS)
-                .where(and_(NOTIFICATIONS.c.id == row.id, NOTIFICATIONS.c.lease_holder == self.holder, NOTIFICATIONS.c.lease_until == row.lease_until))
+                .where(
+                    and_(
+                        NOTIFICATIONS.c.id == row.id,
+                        NOTIFICATIONS.c.lease_holder == self.holder,
+                        NOTIFICATIONS.c.lease_until == row.lease_until,
+                    )
+                )
                 .values(attempts=attempts, lease_holder=None, lease_until=None, **values)
             ).rowcount
         if done != 1:
@@ -189,14 +216,22 @@ class Inbox:
                 if missing:
                     raise InvalidInput("id", f"通知 {missing[0]} 不存在或不是死信（只能重试状态为 dead 的通知）")
             return conn.execute(
-                update(NOTIFICATIONS).where(condition).values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
+                update(NOTIFICATIONS)
+                .where(condition)
+                .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
             ).rowcount
 
     def mark_read(self, notification_id: int, username: str) -> None:
         with self.db.write() as conn:
             done = conn.execute(
                 update(NOTIFICATIONS)
-                .where(and_(NOTIFICATIONS.c.id == notification_id, NOTIFICATIONS.c.recipient == username, NOTIFICATIONS.c.channel == "inapp"))
+                .where(
+                    and_(
+                        NOTIFICATIONS.c.id == notification_id,
+                        NOTIFICATIONS.c.recipient == username,
+                        NOTIFICATIONS.c.channel == "inapp",
+                    )
+                )
                 .values(read_at=func.coalesce(NOTIFICATIONS.c.read_at, self.clock.now()))
             ).rowcount
         if done != 1:

@@ -38,10 +38,14 @@ _FILL = PatternFill("solid", fgColor="1F4E79")
 
 def bulletin_html(templates: TemplateStore, data: dict[str, Any], office: dict[str, str]) -> str:
     """A complete, printable HTML page built from the bulletin template's HTML block."""
-    context = {"bulletin": data, "office": office, "recipient": {"username": "", "display_name": "", "department_name": ""}}
+    context = {
+        "bulletin": data,
+        "office": office,
+        "recipient": {"username": "", "display_name": "", "department_name": ""},
+    }
     rendered = templates.render("bulletin", context)
     return (
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>{_escape(rendered.subject)}</title>"
         "<style>body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;margin:2em}"
         "table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px}"
@@ -73,7 +77,9 @@ def bulletin_xlsx(data: dict[str, Any]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "通报"
-    sheet.cell(row=1, column=1, value=f"专项工作通报（{data['week']}，{data['period']}）").font = Font(bold=True, size=14)
+    sheet.cell(row=1, column=1, value=f"专项工作通报（{data['week']}，{data['period']}）").font = Font(
+        bold=True, size=14
+    )
     _sheet(sheet, COLUMNS, data["rows"], top=2)
     overdue = workbook.create_sheet("超期案件")
     _sheet(overdue, OVERDUE_COLUMNS, data["overdue_cases"])

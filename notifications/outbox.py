@@ -67,12 +67,21 @@ class Outbox:
         people = recipients(conn, event, change, self.org.office)
         if not people:
             return
-        actor = conn.execute(select(USERS.c.display_name, USERS.c.department).where(USERS.c.username == change.actor)).first()
+        actor = conn.execute(
+            select(USERS.c.display_name, USERS.c.department).where(USERS.c.username == change.actor)
+        ).first()
         base = {
             "case": case_context(change.row, change.draft, change.rulebook, self.config),
             "event": event_context(
-                event, spec.label, change.now, change.actor, actor.display_name if actor else "系统",
-                actor.department if actor else "", change.note, change.payload, self.org,
+                event,
+                spec.label,
+                change.now,
+                change.actor,
+                actor.display_name if actor else "系统",
+                actor.department if actor else "",
+                change.note,
+                change.payload,
+                self.org,
             ),  # fmt: skip
             "office": dict(self.config.office),
         }
@@ -84,10 +93,16 @@ class Outbox:
             context = {
                 **base,
                 "recipient": recipient_context(person.username, person.display_name, person.department, self.org),
-                "items": items_context(change.draft, change.rulebook, person.department if event == "item_request" else None),
+                "items": items_context(
+                    change.draft, change.rulebook, person.department if event == "item_request" else None
+                ),
             }
-            self.enqueue(conn, prefix, event, person, context, deliver_at, change.now, change.row["id"], change.row["number"])
-        self.enqueue_robots(conn, prefix, event, units, base, deliver_at, change.now, change.row["id"], change.row["number"])
+            self.enqueue(
+                conn, prefix, event, person, context, deliver_at, change.now, change.row["id"], change.row["number"]
+            )
+        self.enqueue_robots(
+            conn, prefix, event, units, base, deliver_at, change.now, change.row["id"], change.row["number"]
+        )
 
     def enqueue(
         self, conn: Connection, prefix: str, event: str, person: Recipient, context: dict[str, Any],
@@ -105,7 +120,11 @@ class Outbox:
         """Queue ``event`` for the group robots of these units."""
         for unit in sorted(units):
             for index, hook in enumerate(self.config.webhooks_for(unit, event)):
-                context = {**base, "recipient": recipient_context(f"dept:{unit}", self.org.name(unit), unit, self.org), "items": []}
+                context = {
+                    **base,
+                    "recipient": recipient_context(f"dept:{unit}", self.org.name(unit), unit, self.org),
+                    "items": [],
+                }
                 recipient = f"dept:{unit}#{index}:{hook.kind}"
                 rendered = self._render(event, context)
                 self._insert(conn, prefix, case_id, case_number, event, recipient, "webhook", rendered, deliver_at, now)

@@ -36,7 +36,10 @@ class PeriodicResult:
 
 def _people(conn: Connection, *conditions: Any) -> list[Recipient]:
     rows = conn.execute(select(USERS).where(and_(USERS.c.active.is_(True), *conditions)).order_by(USERS.c.username))
-    return [Recipient(r.username, r.display_name, r.department, tuple(r.channels or ("inapp",)), r.email, r.phone) for r in rows]
+    return [
+        Recipient(r.username, r.display_name, r.department, tuple(r.channels or ("inapp",)), r.email, r.phone)
+        for r in rows
+    ]
 
 
 def _with_role(conn: Connection, role: str, department: str | None = None) -> list[Recipient]:
@@ -69,16 +72,25 @@ class Periodic:
             for unit, lists in sorted(waiting.items()):
                 people = _with_role(conn, "dispatcher") if unit == org.office else _with_role(conn, "handler", unit)
                 context = {
-                    "digest": {"unit_name": org.name(unit), "date": today.isoformat(),
-                               "todo": lists.todo, "due_soon": lists.due_soon, "overdue": lists.overdue},  # fmt: skip
+                    "digest": {
+                        "unit_name": org.name(unit),
+                        "date": today.isoformat(),
+                        "todo": lists.todo,
+                        "due_soon": lists.due_soon,
+                        "overdue": lists.overdue,
+                    },  # fmt: skip
                     "office": dict(self.outbox.config.office),
                 }
                 for person in people:
                     personal = {**context, "recipient": {"username": person.username, "display_name": person.display_name,
                                                          "department_name": org.name(person.department)}}  # fmt: skip
-                    self.outbox.enqueue(conn, f"digest:{today.isoformat()}:{unit}", "digest", person, personal, now, now)
+                    self.outbox.enqueue(
+                        conn, f"digest:{today.isoformat()}:{unit}", "digest", person, personal, now, now
+                    )
                     sent += 1
-                self.outbox.enqueue_robots(conn, f"digest:{today.isoformat()}:{unit}", "digest", {unit}, context, now, now)
+                self.outbox.enqueue_robots(
+                    conn, f"digest:{today.isoformat()}:{unit}", "digest", {unit}, context, now, now
+                )
         return PeriodicResult(today.isoformat(), len(waiting), sent)
 
     def bulletin_data(self, week: str, now: datetime | None = None) -> dict[str, Any]:

@@ -33,8 +33,17 @@ def preview(
     context: dict[str, Any] = {
         **sample,
         "case": case_context(dict(row._mapping), draft, rulebook, config),
-        "event": event_context(event, EVENTS[event].label, clock.now(), last.actor, last.actor, "", last.comment,
-                               last.payload or {}, definitions.org),  # fmt: skip
+        "event": event_context(
+            event,
+            EVENTS[event].label,
+            clock.now(),
+            last.actor,
+            last.actor,
+            "",
+            last.comment,
+            last.payload or {},
+            definitions.org,
+        ),  # fmt: skip
         "office": dict(config.office),
         "recipient": recipient_context("preview", "预览", row.lead_unit or row.town or "", definitions.org),
         "items": items_context(draft, rulebook, None),

@@ -52,7 +52,12 @@ RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "answered": (("role", "", "dispatcher"),),
     "sent_back": (("unit", "lead_unit", "handler"),),
     "follow_up_due": (("role", "", "dispatcher"),),
-    "closed": (("unit", "lead_unit", "handler"), ("unit", "co_unit", "handler"), ("unit", "town", "handler"), ("creator", "", "")),
+    "closed": (
+        ("unit", "lead_unit", "handler"),
+        ("unit", "co_unit", "handler"),
+        ("unit", "town", "handler"),
+        ("creator", "", ""),
+    ),
     "warned": (("unit", "responsible", "handler"),),
     "overdue": (("unit", "responsible", "handler"), ("unit", "responsible", "unit_head")),
     "supervised": (("unit", "responsible", "unit_head"), ("role", "", "dispatcher")),
@@ -99,7 +104,10 @@ def responsible_units(change: ChangeRecord, office: str) -> set[str]:
 
 def _users(conn: Connection, *conditions: Any) -> list[Recipient]:
     rows = conn.execute(select(USERS).where(and_(USERS.c.active.is_(True), *conditions)).order_by(USERS.c.username))
-    return [Recipient(r.username, r.display_name, r.department, tuple(r.channels or ("inapp",)), r.email, r.phone) for r in rows]
+    return [
+        Recipient(r.username, r.display_name, r.department, tuple(r.channels or ("inapp",)), r.email, r.phone)
+        for r in rows
+    ]
 
 
 def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) -> list[Recipient]:
@@ -125,7 +133,9 @@ def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) 
         if not units:
             continue
         rows = conn.execute(
-            select(USERS.c.username, USERS.c.roles).where(and_(USERS.c.department.in_(sorted(units)), USERS.c.active.is_(True)))
+            select(USERS.c.username, USERS.c.roles).where(
+                and_(USERS.c.department.in_(sorted(units)), USERS.c.active.is_(True))
+            )
         )
         wanted = [r.username for r in rows if role in (r.roles or [])]
         if wanted:

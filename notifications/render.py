@@ -37,6 +37,7 @@ import os
 import re
 import string
 import tempfile
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -773,6 +774,17 @@ def _error_line(exc: BaseException) -> int | None:
     return line
 
 
+def _suspended_line(template: Template, generator: Any) -> int | None:
+    """The template line where a block stopped writing (for limits hit while streaming)."""
+    frame = getattr(generator, "gi_frame", None)
+    if frame is None:
+        return None
+    try:
+        return template.get_corresponding_lineno(frame.f_lineno)
+    except Exception:  # noqa: BLE001 - a line number is a courtesy
+        return None
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TemplateSyntaxError):
         return f"语法错误：{exc.message}"
@@ -809,19 +821,13 @@ class TemplateStore:
         self.clock = clock
         self._text_env = _Sandbox(autoescape=False)
         self._html_env = _Sandbox(autoescape=True)
-        self._defaults: dict[str, _Compiled] = {}
-        self._active: dict[str, _Compiled] = {}
+        self._lock = threading.Lock()
+        self._defaults: dict[str, _Compiled | None] = {}
+        """Shipped templates, compiled on first use (None: the file is broken)."""
+        self._overrides: dict[str, _Compiled] = {}
+        """Admin overrides in force; each passed the full check when it was loaded or saved."""
         self.load_problems: dict[str, list[Problem]] = {}
         """Problems of the files loaded last (``default:NAME`` / ``override:NAME``)."""
-        for name in EVENTS:
-            path = self.default_dir / f"{name}.j2"
-            compiled, problems = self._load_file(name, path, "default")
-            if compiled is not None:
-                self._defaults[name] = compiled
-                self._active[name] = compiled
-            else:
-                self.load_problems[f"default:{name}"] = problems
-                log.error("default template %s is invalid: %s", path, "; ".join(map(str, problems)))
         self.reload()
 
     # -- loading -----------------------------------------------------------------------------
@@ -844,21 +850,32 @@ class TemplateStore:
                 compiled, problems = self._load_file(name, path, "override")
                 if compiled is None:
                     self.load_problems[f"override:{name}"] = problems
-                    kept = self._active[name].origin if name in self._active else "no"
+                    kept = "previous override" if name in self._overrides else "default"
                     log.warning(
-                        "template override %s refused, keeping the %s version: %s",
+                        "template override %s refused, keeping the %s: %s",
                         path,
                         kept,
                         "; ".join(map(str, problems)),
                     )
                     continue
-                self._active[name] = compiled
-        for name, compiled in list(self._active.items()):
-            if compiled.origin == "override" and name not in present:
-                if name in self._defaults:
-                    self._active[name] = self._defaults[name]
-                else:
-                    del self._active[name]
+                self._overrides[name] = compiled
+        for name in [n for n in self._overrides if n not in present]:
+            del self._overrides[name]
+
+    def _default(self, name: str) -> _Compiled | None:
+        """The shipped template of ``name``, compiled on first use. Shipped templates are
+        checked against the samples by the test suite and ``check_all``, not at every start."""
+        with self._lock:
+            if name not in self._defaults:
+                path = self.default_dir / f"{name}.j2"
+                compiled, problems = self._load_file(name, path, "default", samples=False)
+                if compiled is None:
+                    self.load_problems[f"default:{name}"] = problems
+                    log.error(
+                        "default template %s is invalid: %s", path, "; ".join(map(str, problems))
+                    )
+                self._defaults[name] = compiled
+            return self._defaults[name]
 
     def _read(self, path: Path) -> tuple[str | None, list[Problem]]:
         try:
@@ -876,12 +893,12 @@ class TemplateStore:
             ]
 
     def _load_file(
-        self, name: str, path: Path, origin: str
+        self, name: str, path: Path, origin: str, *, samples: bool = True
     ) -> tuple[_Compiled | None, list[Problem]]:
         source, problems = self._read(path)
         if source is None:
             return None, problems
-        compiled, problems = self._validate(name, source, origin, path)
+        compiled, problems = self._validate(name, source, origin, path, samples=samples)
         return (compiled if not problems else None), problems
 
     # -- checking ----------------------------------------------------------------------------
@@ -890,16 +907,16 @@ class TemplateStore:
         """Everything wrong with ``source`` as the template of event ``name`` (empty: usable)."""
         return self._validate(name, source, "check", None)[1]
 
-    def _compile(self, env: _Sandbox, source: str, name: str) -> Template:
-        ast = env.parse(source, name=name, filename=f"{name}.j2")
-        ast = _Instrument().visit(ast)
+    def _compile(self, env: _Sandbox, ast: nodes.Template, name: str) -> Template:
         ast.set_environment(env)
         code = env.compile(ast, name=name, filename=f"{name}.j2")
         return env.template_class.from_code(env, code, env.make_globals(None), None)
 
     def _validate(
-        self, name: str, source: str, origin: str, path: Path | None
+        self, name: str, source: str, origin: str, path: Path | None, *, samples: bool = True
     ) -> tuple[_Compiled | None, list[Problem]]:
+        """Parse, check the rules, compile for both environments and (``samples``) render
+        every sample context of the event."""
         if name not in EVENTS:
             return None, [_unknown_event(name)]
         size = len(source.encode("utf-8"))
@@ -917,12 +934,15 @@ class TemplateStore:
         if problems:
             return None, problems
         try:
-            text = self._compile(self._text_env, source, name)
-            html = self._compile(self._html_env, source, name)
+            # One parse serves both environments: lexing does not depend on autoescape, and
+            # code generation reads it from the environment the tree is compiled with.
+            ast = _Instrument().visit(ast)
+            text = self._compile(self._text_env, ast, name)
+            html = self._compile(self._html_env, ast, name)
             compiled = _Compiled(name, origin, path, source, text, html)
         except Exception as exc:  # noqa: BLE001 - anything the compiler refuses
             return None, [Problem(_error_line(exc), _describe(exc))]
-        for label, context in sample_contexts(name):
+        for label, context in sample_contexts(name) if samples else ():
             # Stop at the first sample that fails: one timeout must not cost a second per sample.
             try:
                 rendered = self._render_compiled(compiled, plain_data(context, self.limits))
@@ -935,22 +955,14 @@ class TemplateStore:
         return compiled, []
 
     def check_all(self) -> list[CheckResult]:
-        """Every default and every override file as they are on disk now (for ``caseflow
-        templates check``)."""
+        """Every default and every override file as they are on disk now, each given the full
+        check (for ``caseflow templates check``)."""
         results = []
         for name in EVENTS:
             path = self.default_dir / f"{name}.j2"
             _compiled, problems = self._load_file(name, path, "default")
-            active = self._active.get(name)
-            results.append(
-                CheckResult(
-                    name,
-                    "default",
-                    path,
-                    problems,
-                    active is not None and active.origin == "default",
-                )
-            )
+            in_force = name not in self._overrides and not problems
+            results.append(CheckResult(name, "default", path, problems, in_force))
         if self.override_dir is not None and self.override_dir.is_dir():
             for path in sorted(self.override_dir.glob("*.j2")):
                 name = path.name[: -len(".j2")]
@@ -960,13 +972,8 @@ class TemplateStore:
                     )
                     continue
                 _compiled, problems = self._load_file(name, path, "override")
-                active = self._active.get(name)
-                in_force = (
-                    active is not None
-                    and active.origin == "override"
-                    and active.path == path
-                    and not problems
-                )
+                current = self._overrides.get(name)
+                in_force = current is not None and current.path == path and not problems
                 results.append(CheckResult(name, "override", path, problems, in_force))
         return results
 
@@ -977,28 +984,25 @@ class TemplateStore:
         ``name`` and put it in force. Raises ``TemplateRejected`` with the problems otherwise."""
         if self.override_dir is None:
             raise InvalidInput("template", "未配置 CASEFLOW_CONFIG_DIR，无法保存模板")
-        compiled, problems = self._validate(
-            name, source, "override", self.override_dir / f"{name}.j2"
-        )
+        path = self.override_dir / f"{name}.j2"
+        compiled, problems = self._validate(name, source, "override", path)
         if compiled is None or problems:
             raise TemplateRejected(name, problems)
-        path = self.override_dir / f"{name}.j2"
         _write_atomically(path, source.encode("utf-8"))
-        self._active[name] = compiled
+        self._overrides[name] = compiled
         self.load_problems.pop(f"override:{name}", None)
         log.info("template override %s saved", path)
         return path
 
     def remove_override(self, name: str) -> bool:
         """Delete the override of ``name`` and go back to the default; False if there was none."""
-        if self.override_dir is None:
+        if self.override_dir is None or name not in EVENTS:
             return False
         path = self.override_dir / f"{name}.j2"
         if not path.exists():
             return False
         path.unlink()
-        if name in self._defaults:
-            self._active[name] = self._defaults[name]
+        self._overrides.pop(name, None)
         self.load_problems.pop(f"override:{name}", None)
         return True
 
@@ -1007,7 +1011,8 @@ class TemplateStore:
         return self._entry(name).source
 
     def default_source(self, name: str) -> str:
-        return self._defaults[name].source
+        """The shipped source of ``name`` (what an admin's edit starts from)."""
+        return self._entry(name, default=True).source
 
     def origin(self, name: str) -> str:
         """``default`` or ``override``."""
@@ -1029,8 +1034,8 @@ class TemplateStore:
         try:
             return self._render_compiled(entry, data)
         except RenderError as exc:
-            default = self._defaults.get(event)
-            if entry.origin != "override" or default is None:
+            default = self._default(event) if entry.origin == "override" else None
+            if default is None:
                 raise
             log.warning(
                 "template override %s failed (%s); rendering the default",
@@ -1045,13 +1050,13 @@ class TemplateStore:
             context = sample_contexts(event)[0][1]
         return self.render(event, context)
 
-    def _entry(self, name: str) -> _Compiled:
-        entry = self._active.get(name)
+    def _entry(self, name: str, *, default: bool = False) -> _Compiled:
+        if name not in EVENTS:
+            raise RenderError(name, [_unknown_event(name)])
+        entry = None if default else self._overrides.get(name)
+        entry = entry or self._default(name)
         if entry is None:
-            problems = self.load_problems.get(f"default:{name}") or [
-                Problem(None, f"没有名为 {name} 的模板")
-            ]
-            raise RenderError(name, problems)
+            raise RenderError(name, self.load_problems.get(f"default:{name}", []))
         return entry
 
     def _render_compiled(self, compiled: _Compiled, data: dict[str, Any]) -> Rendered:
@@ -1068,9 +1073,11 @@ class TemplateStore:
     def _block(self, template: Template, block: str, data: dict[str, Any], budget: _Budget) -> str:
         parts: list[str] = []
         size = 0
+        generator = None
         try:
             context = template.new_context(data)
-            for chunk in template.blocks[block](context):
+            generator = template.blocks[block](context)
+            for chunk in generator:
                 size += len(chunk.encode("utf-8", "replace"))
                 if size > self.limits.block_bytes:
                     raise LimitExceeded(
@@ -1079,9 +1086,9 @@ class TemplateStore:
                 budget.tick()
                 parts.append(chunk)
         except Exception as exc:  # noqa: BLE001 - every failure of a template is reported
-            raise RenderError(
-                template.name or "?", [Problem(_error_line(exc), f"区块 {block}：{_describe(exc)}")]
-            ) from exc
+            line = _error_line(exc) or _suspended_line(template, generator)
+            problem = Problem(line, f"区块 {block}：{_describe(exc)}")
+            raise RenderError(template.name or "?", [problem]) from exc
         return "".join(parts)
 
 

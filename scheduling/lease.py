@@ -30,7 +30,9 @@ class Lease:
         with self.db.write() as conn:
             taken = conn.execute(
                 update(LEASES)
-                .where(and_(LEASES.c.name == self.name, or_(LEASES.c.holder == self.holder, LEASES.c.expires_at <= now)))
+                .where(
+                    and_(LEASES.c.name == self.name, or_(LEASES.c.holder == self.holder, LEASES.c.expires_at <= now))
+                )
                 .values(**values)
             ).rowcount
             if taken == 1:

@@ -1,8 +1,8 @@
 """The web application: the API under ``/api`` (OpenAPI at ``/api/openapi.json``, interactive
 page at ``/api/docs``) and the pages at ``/``; one ``App`` (services) per process."""
 
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -25,7 +25,11 @@ class BodyLimit:
         if scope["type"] == "http":
             length = dict(scope.get("headers") or []).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.limit:
-                body = errors.error_body("payload_too_large", f"上传内容超过大小上限（{self.limit // (1024 * 1024)} MB）", {"limit_bytes": self.limit})
+                body = errors.error_body(
+                    "payload_too_large",
+                    f"上传内容超过大小上限（{self.limit // (1024 * 1024)} MB）",
+                    {"limit_bytes": self.limit},
+                )
                 await JSONResponse(body, status_code=413)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

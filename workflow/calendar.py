@@ -183,9 +183,7 @@ class WorkingCalendar:
         if start_instant.tzinfo is None:
             raise ValueError("deadline() needs a timezone-aware start instant")
         if duration.unit == "h":
-            due_at = (start_instant.astimezone(UTC) + timedelta(hours=duration.amount)).astimezone(
-                SHANGHAI
-            )
+            due_at = (start_instant.astimezone(UTC) + timedelta(hours=duration.amount)).astimezone(SHANGHAI)
             return Deadline(due_at.date(), due_at, False)
         return self.add(start_instant.astimezone(SHANGHAI).date(), duration)
 
@@ -194,9 +192,7 @@ class WorkingCalendar:
         left, the due date included; negative (working days in ``(b, a]``) when ``b`` is past."""
         if b < a:
             return -self.working_days_between(b, a)
-        return sum(
-            1 for n in range(1, (b - a).days + 1) if self.is_working_day(a + timedelta(days=n))
-        )
+        return sum(1 for n in range(1, (b - a).days + 1) if self.is_working_day(a + timedelta(days=n)))
 
     def next_working_day(self, day: date) -> date:
         """The first working day after ``day``."""
@@ -255,12 +251,8 @@ def load_package_data(years: Iterable[int]) -> CalendarData:
         except NotImplementedError:
             continue
         known.add(year)
-    holidays: dict[date, str] = {
-        d: chinese(v) for d, v in chinese_calendar.holidays.items() if d.year in known
-    }
-    workdays: dict[date, str] = {
-        d: chinese(v) for d, v in chinese_calendar.workdays.items() if d.year in known
-    }
+    holidays: dict[date, str] = {d: chinese(v) for d, v in chinese_calendar.holidays.items() if d.year in known}
+    workdays: dict[date, str] = {d: chinese(v) for d, v in chinese_calendar.workdays.items() if d.year in known}
     return CalendarData(holidays, workdays, frozenset(known))
 
 
@@ -300,9 +292,7 @@ class _FileReader:
                 self.fail(str(key), f"unknown key; allowed: {', '.join(_TOP_KEYS)}")
         year = raw.get("year")
         if isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
-            self.fail(
-                "year", f"required: the year of this file, {MIN_YEAR}–{MAX_YEAR} (got {year!r})"
-            )
+            self.fail("year", f"required: the year of this file, {MIN_YEAR}–{MAX_YEAR} (got {year!r})")
         if "source" in raw and not isinstance(raw["source"], str):
             self.fail("source", "expected text")
         holidays = self.section(raw.get("holidays"), "holidays", year)
@@ -357,5 +347,3 @@ class _FileReader:
         except ValueError as exc:
             self.fail(key, f"not a date: {exc}")
         self.fail(key, f"not a date {text!r}: write YYYY-MM-DD (a range: YYYY-MM-DD..YYYY-MM-DD)")
-
-

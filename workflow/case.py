@@ -56,6 +56,4 @@ class CaseDraft:
         self.counters[name] = self.count(name) + 1
 
     def items_of(self, checklist: str) -> list[ItemState]:
-        return sorted(
-            (i for i in self.items.values() if i.checklist == checklist), key=lambda i: i.position
-        )
+        return sorted((i for i in self.items.values() if i.checklist == checklist), key=lambda i: i.position)

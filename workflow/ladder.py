@@ -20,7 +20,13 @@ from workflow.errors import GuardFailed
 from workflow.spec import LadderStep
 
 LEVELS = ("normal", "warned", "overdue", "supervised", "listed")
-LEVEL_LABELS = {"normal": "正常", "warned": "临期预警", "overdue": "逾期催办", "supervised": "督办", "listed": "挂牌督办"}
+LEVEL_LABELS = {
+    "normal": "正常",
+    "warned": "临期预警",
+    "overdue": "逾期催办",
+    "supervised": "督办",
+    "listed": "挂牌督办",
+}
 LEVEL_COLOURS = {"normal": "", "warned": "蓝", "overdue": "黄", "supervised": "橙", "listed": "红"}
 TRIGGER_OF = {"warned": "warn", "overdue": "mark_overdue", "supervised": "supervise", "listed": "list"}
 LEVEL_OF_TRIGGER = {trigger: level for level, trigger in TRIGGER_OF.items()}
@@ -84,7 +90,11 @@ def moments(steps: Sequence[LadderStep], due_date: date, due_at: datetime, calen
             at = due_at
         else:
             assert step.after_due is not None
-            at = calendar.add(due_date, step.after_due).due_at if step.after_due.unit != "h" else due_at + timedelta(hours=step.after_due.amount)
+            at = (
+                calendar.add(due_date, step.after_due).due_at
+                if step.after_due.unit != "h"
+                else due_at + timedelta(hours=step.after_due.amount)
+            )
         result.append(Moment(step.level, at))
     return sorted(result, key=lambda m: rank(m.level))
 

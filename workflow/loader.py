@@ -122,7 +122,9 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
     }
     violation_choices = fields["violations"].choices if "violations" in fields else ()
     for name, code in violation_departments.items():
-        r.known([name], violation_choices, f"violation_departments.{name}", "violation type (fields.violations.choices)")
+        r.known(
+            [name], violation_choices, f"violation_departments.{name}", "violation type (fields.violations.choices)"
+        )
         r.known([code], org.codes(), f"violation_departments.{name}", "department")
     review = top.get("default_review_department")
     if review is not None:
@@ -215,7 +217,18 @@ def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
 
 def _clock(r: _Reader, raw: Any, key: str, fields: Mapping[str, FieldSpec]) -> ClockSpec:
     data = r.mapping(raw, key)
-    allowed = {"duration", "by_field", "durations", "field", "default", "max", "from", "keeps_running", "responsible", "on_expiry"}
+    allowed = {
+        "duration",
+        "by_field",
+        "durations",
+        "field",
+        "default",
+        "max",
+        "from",
+        "keeps_running",
+        "responsible",
+        "on_expiry",
+    }
     r.only_keys(data, allowed, key)
     by_field, deadline_field = data.get("by_field"), data.get("field")
     kinds = [k for k in ("duration", "by_field", "field") if data.get(k) is not None]
@@ -298,13 +311,22 @@ def _create(r: _Reader, data: Mapping[str, Any], fields: Mapping[str, FieldSpec]
     return CreateSpec(_actors(r, data.get("actors"), "create.actors"), required, optional)
 
 
-def _named(r: _Reader, data: Mapping[str, Any], name: str, key: str, registry: Mapping[str, Callable[..., Any]], what: str) -> tuple[str, ...]:
+def _named(
+    r: _Reader, data: Mapping[str, Any], name: str, key: str, registry: Mapping[str, Callable[..., Any]], what: str
+) -> tuple[str, ...]:
     names = r.names(data.get(name), f"{key}.{name}")
     r.known(names, registry, f"{key}.{name}", what)
     return names
 
 
-def _transition(r: _Reader, raw: Any, key: str, states: Mapping[str, StateSpec], fields: Mapping[str, FieldSpec], counters: tuple[str, ...]) -> TransitionSpec:
+def _transition(
+    r: _Reader,
+    raw: Any,
+    key: str,
+    states: Mapping[str, StateSpec],
+    fields: Mapping[str, FieldSpec],
+    counters: tuple[str, ...],
+) -> TransitionSpec:
     data = r.mapping(raw, key)
     allowed = {"trigger", "label", "source", "dest", "internal", "actors", "required", "optional", "store",
                "allowed_values", "when", "guards", "increment", "effects", "evidence"}  # fmt: skip
@@ -329,7 +351,10 @@ def _transition(r: _Reader, raw: Any, key: str, states: Mapping[str, StateSpec],
     r.known(required, fields, f"{key}.required", "field")
     r.known(optional, fields, f"{key}.optional", "field")
     r.known(store, required + optional, f"{key}.store", "input of this trigger")
-    values = {str(k): r.names(v, f"{key}.allowed_values.{k}") for k, v in r.mapping(data.get("allowed_values") or {}, f"{key}.allowed_values").items()}
+    values = {
+        str(k): r.names(v, f"{key}.allowed_values.{k}")
+        for k, v in r.mapping(data.get("allowed_values") or {}, f"{key}.allowed_values").items()
+    }
     for name, choices in values.items():
         r.known([name], required + optional, f"{key}.allowed_values", "input of this trigger")
         r.known(choices, fields[name].choices, f"{key}.allowed_values.{name}", f"choice of {name}")
@@ -355,7 +380,9 @@ def _transition(r: _Reader, raw: Any, key: str, states: Mapping[str, StateSpec],
     )
 
 
-def _checklists(r: _Reader, raw: Any, states: Mapping[str, StateSpec], fields: Mapping[str, FieldSpec]) -> dict[str, ChecklistSpec]:
+def _checklists(
+    r: _Reader, raw: Any, states: Mapping[str, StateSpec], fields: Mapping[str, FieldSpec]
+) -> dict[str, ChecklistSpec]:
     result: dict[str, ChecklistSpec] = {}
     seen_items: dict[str, str] = {}
     for name, value in r.mapping(raw, "checklists").items():
@@ -382,11 +409,19 @@ def _checklists(r: _Reader, raw: Any, states: Mapping[str, StateSpec], fields: M
                 r.known([enabled_by], fields, f"{ikey}.enabled_by", "field")
                 if fields[enabled_by].type != "yes_no":
                     r.fail(f"{ikey}.enabled_by", f"{enabled_by!r} is not a yes_no field")
-            items[item_key] = ItemSpec(item_key, r.text(idata, "label", ikey), _actors(r, idata.get("actors"), f"{ikey}.actors"), required, enabled_by)
+            items[item_key] = ItemSpec(
+                item_key,
+                r.text(idata, "label", ikey),
+                _actors(r, idata.get("actors"), f"{ikey}.actors"),
+                required,
+                enabled_by,
+            )
         if chosen_by is not None:
             r.known([chosen_by], fields, f"{key}.chosen_by", "field")
             r.known(fields[chosen_by].choices, items, f"fields.{chosen_by}.choices", f"item of checklist {name}")
-        result[name] = ChecklistSpec(name, r.text(data, "label", key), state, items, evidence, bool(data.get("ordered", False)), chosen_by)
+        result[name] = ChecklistSpec(
+            name, r.text(data, "label", key), state, items, evidence, bool(data.get("ordered", False)), chosen_by
+        )
     return result
 
 

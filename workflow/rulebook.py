@@ -278,7 +278,9 @@ class Rulebook:
             if earlier:
                 raise GuardFailed("item_order", f"须先完成：{'、'.join(earlier)}")
         optional = tuple(n for n in ("notes",) if n in self.spec.fields and n not in item_spec.required)
-        inputs = check_inputs(self.spec.fields, given, item_spec.required, optional, self.org, what=f"“{item_spec.label}”")
+        inputs = check_inputs(
+            self.spec.fields, given, item_spec.required, optional, self.org, what=f"“{item_spec.label}”"
+        )
         if checklist.evidence == "required" and not evidence:
             raise InvalidInput("evidence", f"“{item_spec.label}”须上传至少一份证明材料（照片或文件）")
         item.done, item.done_by, item.done_at = True, actor.username, now

@@ -143,7 +143,11 @@ def co_assignment_accepted(ctx: RuleContext) -> None:
 
 def other_item_described(ctx: RuleContext) -> None:
     needs = "other" in (ctx.inputs.get("items") or [])
-    _guard("other_item_described", not needs or bool(ctx.inputs.get("other_item")), "选择“其他”整改事项时须填写说明（other_item）")
+    _guard(
+        "other_item_described",
+        not needs or bool(ctx.inputs.get("other_item")),
+        "选择“其他”整改事项时须填写说明（other_item）",
+    )
 
 
 def classified_on(ctx: RuleContext) -> date:
@@ -189,7 +193,11 @@ def checklist_complete(ctx: RuleContext) -> None:
 
 def signoffs_complete(ctx: RuleContext) -> None:
     waiting = [i.label for i in ctx.case.items_of("signoffs") if not i.done]
-    _guard("signoffs_complete", bool(ctx.case.items_of("signoffs")) and not waiting, f"验收签字尚未完成：{'、'.join(waiting)}")
+    _guard(
+        "signoffs_complete",
+        bool(ctx.case.items_of("signoffs")) and not waiting,
+        f"验收签字尚未完成：{'、'.join(waiting)}",
+    )
 
 
 GUARDS: dict[str, Guard] = {
@@ -221,8 +229,7 @@ def open_co_assignments(ctx: RuleContext) -> None:
     wanted = ctx.case.fields.get("co_units") or []
     previous = ctx.case.co_units
     ctx.case.co_units = {
-        code: previous.get(code) or {"accepted_at": None, "feedback_at": None, "feedback": None}
-        for code in wanted
+        code: previous.get(code) or {"accepted_at": None, "feedback_at": None, "feedback": None} for code in wanted
     }
 
 

@@ -10,7 +10,9 @@ ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _AUTHORITIES = set("123456789ANY")
-_FULL_WIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"}
+_FULL_WIDTH = {
+    ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+}
 """Full-width digits and capitals (``str.upper`` already capitalises full-width letters)."""
 
 
@@ -34,14 +36,11 @@ def check_uscc(raw: str, field: str = "uscc") -> str:
         if char not in _VALUE:
             raise InvalidInput(
                 field,
-                f"统一社会信用代码第{position}位“{char}”不是允许的字符"
-                "（只能是数字和除 I、O、Z、S、V 以外的大写字母）",
+                f"统一社会信用代码第{position}位“{char}”不是允许的字符（只能是数字和除 I、O、Z、S、V 以外的大写字母）",
             )
     if code[0] not in _AUTHORITIES:
         raise InvalidInput(field, f"统一社会信用代码第1位登记管理部门代码“{code[0]}”无效")
     expected = check_character(code[:17])
     if code[17] != expected:
-        raise InvalidInput(
-            field, f"统一社会信用代码校验位错误：第18位应为“{expected}”，实际为“{code[17]}”"
-        )
+        raise InvalidInput(field, f"统一社会信用代码校验位错误：第18位应为“{expected}”，实际为“{code[17]}”")
     return code

@@ -32,7 +32,9 @@ def init(demo: bool) -> None:
         if demo:
             created = load_demo(app)
             click.echo(f"演示数据：新建用户 {created['users']} 个、案件 {created['cases']} 件（已存在的不重复创建）")
-            click.echo(f"演示用户的密码均为：{DEMO_PASSWORD}（如 office、power_handler、kongcheng_handler、supervisor）")
+            click.echo(
+                f"演示用户的密码均为：{DEMO_PASSWORD}（如 office、power_handler、kongcheng_handler、supervisor）"
+            )
             click.echo("试试：caseflow case list    caseflow case show QY-2026-00001 --as power_handler")
 
 
@@ -83,7 +85,13 @@ def user_list(as_json: bool) -> None:
         for column in ("用户名", "姓名", "单位", "角色", "可登录"):
             table.add_column(column)
         for u in users:
-            table.add_row(u["username"], u["display_name"], u["department_name"], "、".join(u["roles"]), "是" if u["can_sign_in"] else "否")
+            table.add_row(
+                u["username"],
+                u["display_name"],
+                u["department_name"],
+                "、".join(u["roles"]),
+                "是" if u["can_sign_in"] else "否",
+            )
         console().print(table)
 
 
@@ -109,7 +117,9 @@ def audit_verify(as_json: bool) -> None:
                 "ok": result.ok,
                 "cases": result.cases,
                 "events": result.events,
-                "first_break": None if broken is None else {"case": broken.case, "seq": broken.seq, "reason": broken.reason},
+                "first_break": None
+                if broken is None
+                else {"case": broken.case, "seq": broken.seq, "reason": broken.reason},
             }
         )
     elif broken is None:
@@ -144,7 +154,9 @@ def workflow_check(directory: Path | None) -> None:
                 raise InvalidInput("DIR", f"{base} 中没有 *.yaml 流程定义")
         for path in files:
             spec = load_workflow(path, org)
-            click.echo(f"通过 {path}：{spec.type}（{spec.name}）{len(spec.states)} 个状态，{len(spec.triggers)} 个操作，版本 {spec.version[:12]}")
+            click.echo(
+                f"通过 {path}：{spec.type}（{spec.name}）{len(spec.states)} 个状态，{len(spec.triggers)} 个操作，版本 {spec.version[:12]}"
+            )
 
 
 @workflow_group.command("graph")

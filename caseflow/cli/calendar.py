@@ -51,9 +51,7 @@ def calendar_show(year: str, as_json: bool) -> None:
     help=f"操作人（须为管理员）；默认取环境变量 {USER_ENV}",
 )
 @json_option
-def calendar_add(
-    day: str, holiday: bool, workday: bool, name: str | None, as_user: str | None, as_json: bool
-) -> None:
+def calendar_add(day: str, holiday: bool, workday: bool, name: str | None, as_user: str | None, as_json: bool) -> None:
     """登记一天为节假日或调休上班日（仅管理员；记入变更记录）。"""
     if holiday == workday:
         raise InvalidInput("--holiday/--workday", "请给出 --holiday 或 --workday 之一（只能一个）")
@@ -98,9 +96,7 @@ def render_year(view: dict[str, Any]) -> Iterator[str]:
     if not view["known"]:
         yield UNKNOWN_YEAR_NOTE.format(year=year)
     else:
-        yield "数据来源：" + "、".join(
-            label for key, label in SOURCE_LABELS.items() if key in view["sources"]
-        )
+        yield "数据来源：" + "、".join(label for key, label in SOURCE_LABELS.items() if key in view["sources"])
     entries = [("放假", e) for e in view["holidays"]] + [("调休上班", e) for e in view["workdays"]]
     if not entries:
         yield "（该年没有登记节假日或调休上班日）"

@@ -15,10 +15,20 @@ from workflow.org import Actor
 field_option = click.option("--field", "fields", multiple=True, metavar="KEY=VALUE", help="字段，可重复")
 comment_option = click.option("--comment", help="备注")
 evidence_option = click.option(
-    "--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="证明材料文件，可重复"
+    "--evidence",
+    "evidence",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="证明材料文件，可重复",
 )
 version_option = click.option("--expected-version", type=int, help="期望的案件版本号（乐观锁）")
-LEVEL_LABELS = {"normal": "正常", "warned": "临期预警", "overdue": "逾期催办", "supervised": "督办", "listed": "挂牌督办"}
+LEVEL_LABELS = {
+    "normal": "正常",
+    "warned": "临期预警",
+    "overdue": "逾期催办",
+    "supervised": "督办",
+    "listed": "挂牌督办",
+}
 
 
 @click.group("case")
@@ -74,7 +84,11 @@ def advance(
             case_ref, trigger, actor, parse_fields(fields), comment=comment,
             expected_version=expected_version, evidence=_uploads(evidence),
         )  # fmt: skip
-        _output(view, as_json, f"{view['number']}：{trigger} → {view['state']}（{view['state_label']}），版本 {view['version']}")
+        _output(
+            view,
+            as_json,
+            f"{view['number']}：{trigger} → {view['state']}（{view['state_label']}），版本 {view['version']}",
+        )
 
 
 @case_group.command("item")
@@ -125,7 +139,13 @@ def show(case_ref: str, as_user: str | None, as_json: bool) -> None:
 @click.option("--page-size", default=50, show_default=True, type=int)
 @json_option
 def list_command(
-    case_type: str | None, state: str | None, department: str | None, overdue: bool, page: int, page_size: int, as_json: bool
+    case_type: str | None,
+    state: str | None,
+    department: str | None,
+    overdue: bool,
+    page: int,
+    page_size: int,
+    as_json: bool,
 ) -> None:
     """列出案件。"""
     with open_app() as app:
@@ -163,7 +183,9 @@ def history(case_ref: str, as_json: bool) -> None:
             table.add_column(column)
         for e in events:
             change = f"{e['from_state'] or '—'} → {e['to_state']}"
-            table.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["trigger"], change, e["comment"] or "", e["hash"][:12])
+            table.add_row(
+                str(e["seq"]), e["at"][:19], e["actor"], e["trigger"], change, e["comment"] or "", e["hash"][:12]
+            )
         console().print(table)
 
 
@@ -178,7 +200,9 @@ def _print_case(app: App, view: dict[str, Any]) -> None:
     spec = app.definitions.specs.get(view["type"])
     out = console()
     out.print(f"[bold]{view['number']}[/bold]  {view['title']}")
-    out.print(f"类型：{view['type_label']}    状态：{view['state_label']}（{view['state']}）    版本：{view['version']}")
+    out.print(
+        f"类型：{view['type_label']}    状态：{view['state_label']}（{view['state']}）    版本：{view['version']}"
+    )
     level = LEVEL_LABELS.get(view["supervision"], view["supervision"])
     due = view["due_date"] or "—"
     out.print(f"期限：{due}{'（暂定）' if view['due_provisional'] else ''}    督办：{level}")

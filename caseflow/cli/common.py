@@ -1,8 +1,8 @@
 """Shared pieces of the command line: building the app, error-to-exit-code mapping, output."""
 
 import json
-import os
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager

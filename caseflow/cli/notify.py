@@ -57,7 +57,9 @@ def notify_dispatch(as_json: bool) -> None:
         if as_json:
             print_json(total)
         else:
-            click.echo(f"已发送 {len(total['sent'])} 条，失败待重试 {len(total['failed'])} 条，转为死信 {len(total['dead'])} 条")
+            click.echo(
+                f"已发送 {len(total['sent'])} 条，失败待重试 {len(total['failed'])} 条，转为死信 {len(total['dead'])} 条"
+            )
 
 
 @notify_group.command("retry")
@@ -109,7 +111,9 @@ def report_group() -> None:
 @report_group.command("bulletin")
 @click.option("--week", metavar="YYYY-Www", help="ISO 周，如 2026-W40；默认上一周")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "json"]), default="html", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="输出文件（默认 bulletin-周次.格式）")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="输出文件（默认 bulletin-周次.格式）"
+)
 @click.option("--send", is_flag=True, help="同时作为通知发给联席办和召集人")
 def report_bulletin(week: str | None, fmt: str, output: Path | None, send: bool) -> None:
     """专项工作通报：各单位交办、签收、办结、超期、满意度等指标及排名，附超期案件清单。"""
@@ -127,7 +131,9 @@ def report_bulletin(week: str | None, fmt: str, output: Path | None, send: bool)
             target.write_text(bulletin_html(app.templates, data, app.notification_config.office), encoding="utf-8")
         else:
             target.write_bytes(bulletin_xlsx(data))
-        click.echo(f"已生成 {target}（{data['period']}，{len(data['rows'])} 个单位，超期案件 {len(data['overdue_cases'])} 件）")
+        click.echo(
+            f"已生成 {target}（{data['period']}，{len(data['rows'])} 个单位，超期案件 {len(data['overdue_cases'])} 件）"
+        )
         if send:
             result = app.periodic.bulletin(week)
             click.echo(f"已发送给 {result.recipients} 人")

@@ -29,7 +29,7 @@ def sweep(as_json: bool) -> None:
             table.add_column(column)
         for s in report.steps:
             level = LEVEL_LABELS.get(s.level or "", "")
-            table.add_row(s.case, s.action, level, s.to_state, (local(s.scheduled_for) or '')[:16])
+            table.add_row(s.case, s.action, level, s.to_state, (local(s.scheduled_for) or "")[:16])
         console().print(table)
 
 

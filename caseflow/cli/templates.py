@@ -21,11 +21,18 @@ def templates_check(as_json: bool) -> None:
         results = app.templates.check_all()
     broken = [r for r in results if not r.ok]
     if as_json:
-        print_json([
-            {"name": r.name, "origin": r.origin, "path": str(r.path), "active": r.active,
-             "problems": [{"line": p.line, "message": p.message} for p in r.problems]}  # fmt: skip
-            for r in results
-        ])
+        print_json(
+            [
+                {
+                    "name": r.name,
+                    "origin": r.origin,
+                    "path": str(r.path),
+                    "active": r.active,
+                    "problems": [{"line": p.line, "message": p.message} for p in r.problems],
+                }  # fmt: skip
+                for r in results
+            ]
+        )
     else:
         table = Table(title=f"通知模板（{len(results)} 个文件，{len(broken)} 个有问题）")
         for column in ("模板", "来源", "生效", "问题"):
@@ -36,7 +43,9 @@ def templates_check(as_json: bool) -> None:
         console().print(table)
     if broken:
         first = broken[0]
-        raise CaseflowError(f"模板 {first.name}（{first.path}）有问题：{first.problems[0]}", {"broken": [r.name for r in broken]})
+        raise CaseflowError(
+            f"模板 {first.name}（{first.path}）有问题：{first.problems[0]}", {"broken": [r.name for r in broken]}
+        )
 
 
 @templates_group.command("preview")

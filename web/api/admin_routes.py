@@ -128,8 +128,13 @@ def add_calendar_day(body: CalendarDayIn, app: AppDep, actor: ActorDep) -> Any:
 @router.get("/workflows", tags=["definitions"], summary="流程定义")
 def workflows(app: AppDep, actor: ActorDep) -> Any:
     return [
-        {"type": s.type, "name": s.name, "version": s.version, "states": {k: v.label for k, v in s.states.items()},
-         "triggers": list(s.triggers)}  # fmt: skip
+        {
+            "type": s.type,
+            "name": s.name,
+            "version": s.version,
+            "states": {k: v.label for k, v in s.states.items()},
+            "triggers": list(s.triggers),
+        }  # fmt: skip
         for s in app.definitions.specs.values()
     ]
 

@@ -18,7 +18,9 @@ MAX_FILES = 10
 
 
 @router.post("/cases", status_code=201, response_model=CaseView, summary="登记案件")
-def create_case(body: CaseCreate, app: AppDep, actor: ActorDep, request: Request, key: IdempotencyKeyHeader = None) -> Any:
+def create_case(
+    body: CaseCreate, app: AppDep, actor: ActorDep, request: Request, key: IdempotencyKeyHeader = None
+) -> Any:
     return Idempotency(app, actor, key, request).run(
         lambda: app.cases.create(body.type, actor, dict(body.fields), comment=body.comment), status_code=201
     )
@@ -32,7 +34,9 @@ def list_cases(
     state: Annotated[str | None, Query(max_length=64)] = None,
     department: Annotated[str | None, Query(max_length=64, description="单位代码或名称")] = None,
     town: Annotated[str | None, Query(max_length=64)] = None,
-    supervision: Annotated[str | None, Query(max_length=16, description="normal/warned/overdue/supervised/listed")] = None,
+    supervision: Annotated[
+        str | None, Query(max_length=16, description="normal/warned/overdue/supervised/listed")
+    ] = None,
     overdue: bool = False,
     q: Annotated[str | None, Query(max_length=100, description="编号、标题或统一社会信用代码")] = None,
     sort: Annotated[str, Query(pattern="^(newest|oldest|due)$")] = "newest",
@@ -72,7 +76,11 @@ def act(
     )
 
 
-@router.post("/cases/{number}/items/{item}", response_model=CaseView, summary="办理事项（两断三清、整改、验收签字），可上传证明材料")
+@router.post(
+    "/cases/{number}/items/{item}",
+    response_model=CaseView,
+    summary="办理事项（两断三清、整改、验收签字），可上传证明材料",
+)
 async def complete_item(
     number: NumberPath,
     item: TriggerPath,
@@ -80,7 +88,9 @@ async def complete_item(
     actor: ActorDep,
     request: Request,
     evidence: Annotated[list[UploadFile] | None, Form(description="证明材料（照片、PDF、Word/Excel）")] = None,
-    fields: Annotated[str | None, Form(max_length=20000, description="字段，JSON 对象，如 {\"meter_reading\": \"123.4\"}")] = None,
+    fields: Annotated[
+        str | None, Form(max_length=20000, description='字段，JSON 对象，如 {"meter_reading": "123.4"}')
+    ] = None,
     comment: Annotated[str | None, Form(max_length=2000)] = None,
     expected_version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
     key: IdempotencyKeyHeader = None,
@@ -104,7 +114,11 @@ def evidence(sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")], app: AppDep
     meta, data = app.cases.evidence_file(sha256, actor)
     name = meta["original_name"]
     disposition = f"inline; filename*=UTF-8''{_quote(name)}"
-    return Response(data, media_type=meta["media_type"], headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        media_type=meta["media_type"],
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _quote(name: str) -> str:
@@ -131,7 +145,7 @@ def parse_fields_json(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        raise InvalidInput("fields", "fields 应为 JSON 对象，如 {\"meter_reading\": \"123.4\"}") from None
+        raise InvalidInput("fields", 'fields 应为 JSON 对象，如 {"meter_reading": "123.4"}') from None
     if not isinstance(value, dict):
         raise InvalidInput("fields", "fields 应为 JSON 对象")
     return value

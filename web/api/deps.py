@@ -86,7 +86,9 @@ class Idempotency:
                 raise InvalidInput("Idempotency-Key", "此 Idempotency-Key 已用于另一个请求")
             if row.status_code == 0:
                 raise VersionConflictInProgress()
-            return JSONResponse(json.loads(row.body), status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
+            return JSONResponse(
+                json.loads(row.body), status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
+            )
         try:
             body = action()
         except BaseException:
@@ -95,7 +97,9 @@ class Idempotency:
             raise
         with self.app.db.write() as conn:
             conn.execute(
-                update(IDEMPOTENT).where(*where).values(status_code=status_code, body=json.dumps(body, ensure_ascii=False, default=str))
+                update(IDEMPOTENT)
+                .where(*where)
+                .values(status_code=status_code, body=json.dumps(body, ensure_ascii=False, default=str))
             )
         return JSONResponse(body, status_code=status_code)
 

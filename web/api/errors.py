@@ -35,7 +35,9 @@ def install(api: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
         if exc.http_status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status if exc.http_status != 500 else 500, headers=headers)
+        return JSONResponse(
+            exc.to_dict(), status_code=exc.http_status if exc.http_status != 500 else 500, headers=headers
+        )
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -49,7 +51,9 @@ def install(api: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
-        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @api.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

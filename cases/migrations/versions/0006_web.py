@@ -66,8 +66,8 @@ def upgrade() -> None:
     )
     # cases that exist already get their units
     op.execute(
-        "INSERT INTO case_unit (case_id, unit) SELECT id, lead_unit FROM \"case\" WHERE lead_unit IS NOT NULL "
-        "UNION SELECT id, town FROM \"case\" WHERE town IS NOT NULL "
+        'INSERT INTO case_unit (case_id, unit) SELECT id, lead_unit FROM "case" WHERE lead_unit IS NOT NULL '
+        'UNION SELECT id, town FROM "case" WHERE town IS NOT NULL '
         "UNION SELECT case_id, executor FROM case_item WHERE executor IS NOT NULL"
     )
 
