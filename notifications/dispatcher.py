@@ -119,7 +119,7 @@ class Dispatcher:
         channel = self.channels.get(row.channel)
         error: DeliveryError | None = None
         if channel is None:
-            error = DeliveryError(f"channel {row.channel!r} is not configured", permanent=True)
+            error = DeliveryError(f"未配置发送渠道“{row.channel}”", permanent=True)
         else:
             message = OutgoingMessage(
                 row.idempotency_key,
@@ -135,7 +135,7 @@ class Dispatcher:
             except DeliveryError as exc:
                 error = exc
             except Exception as exc:  # noqa: BLE001 - an unexpected channel failure is a transient one
-                error = DeliveryError(f"{type(exc).__name__}: {exc}")
+                error = DeliveryError(f"发送时发生意外错误（{type(exc).__name__}）：{exc}")
         self._record(row, error, report)
 
     def _record(self, row: Any, error: DeliveryError | None, report: DispatchReport) -> None:

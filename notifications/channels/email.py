@@ -61,9 +61,7 @@ def parse_smtp_url(url: str) -> SmtpServer:
     shape = "smtp://[用户:密码@]主机:端口[?starttls=1] 或 smtps://[用户:密码@]主机:端口"
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in DEFAULT_PORTS:
-        raise ValueError(
-            f"SMTP 地址的协议必须是 smtp 或 smtps（当前为 {parts.scheme or '无'}），格式：{shape}"
-        )
+        raise ValueError(f"SMTP 地址的协议必须是 smtp 或 smtps（当前为 {parts.scheme or '无'}），格式：{shape}")
     if not parts.hostname:
         raise ValueError(f"SMTP 地址缺少主机名，格式：{shape}")
     try:
@@ -188,15 +186,11 @@ class SmtpChannel:
         except smtplib.SMTPResponseException as exc:
             log.info("SMTP %s:%s refused: %s", self.server.host, self.server.port, exc.smtp_code)
             reply = _text(exc.smtp_error)
-            raise DeliveryError(
-                f"邮件服务器拒绝（{exc.smtp_code} {reply}），请检查邮件服务器配置；稍后重试"
-            ) from None
+            raise DeliveryError(f"邮件服务器拒绝（{exc.smtp_code} {reply}），请检查邮件服务器配置；稍后重试") from None
         except (smtplib.SMTPException, OSError) as exc:
             log.info("SMTP %s:%s failed: %r", self.server.host, self.server.port, exc)
             if isinstance(exc, TimeoutError):
-                raise DeliveryError(
-                    f"邮件服务器在 {self.timeout:g} 秒内没有应答，稍后重试"
-                ) from exc
+                raise DeliveryError(f"邮件服务器在 {self.timeout:g} 秒内没有应答，稍后重试") from exc
             raise DeliveryError(f"连接邮件服务器失败（{exc}），稍后重试") from exc
         log.debug("email delivered %s to %s", message.idempotency_key, recipient)
 
@@ -215,9 +209,7 @@ class SmtpChannel:
                 context=self._context(),
             )
         else:
-            smtp = smtplib.SMTP(
-                server.host, server.port, local_hostname=self._local_hostname, timeout=self.timeout
-            )
+            smtp = smtplib.SMTP(server.host, server.port, local_hostname=self._local_hostname, timeout=self.timeout)
         try:
             if server.starttls:
                 smtp.starttls(context=self._context())

@@ -29,9 +29,7 @@ def build_channels(
     channels: list[Channel] = [InAppChannel(), WebhookChannel(timeout)]
     if smtp_url and smtp_url.strip():
         if not mail_from or not mail_from.strip():
-            raise ValueError(
-                "配置了 SMTP 地址（CASEFLOW_SMTP_URL）就必须配置发件地址（CASEFLOW_MAIL_FROM）"
-            )
+            raise ValueError("配置了 SMTP 地址（CASEFLOW_SMTP_URL）就必须配置发件地址（CASEFLOW_MAIL_FROM）")
         channels.append(SmtpChannel(smtp_url, mail_from.strip(), timeout))
     if sms_url and sms_url.strip():
         channels.append(SmsGatewayChannel(sms_url.strip(), sms_token or None, timeout))

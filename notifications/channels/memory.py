@@ -29,9 +29,7 @@ class MemoryChannel:
 
     def __init__(self, name: str, needs: Sequence[str] | None = None) -> None:
         self.name = name
-        self.needs: tuple[str, ...] = (
-            tuple(needs) if needs is not None else NEEDS_BY_CHANNEL.get(name, ())
-        )
+        self.needs: tuple[str, ...] = tuple(needs) if needs is not None else NEEDS_BY_CHANNEL.get(name, ())
         self.sent: list[OutgoingMessage] = []
         """Messages accepted, in order (a repeated send appears twice)."""
         self.attempts: list[OutgoingMessage] = []
@@ -39,9 +37,7 @@ class MemoryChannel:
         self._failures: list[DeliveryError] = []
         self._lock = threading.Lock()
 
-    def fail_next(
-        self, count: int = 1, *, permanent: bool = False, reason: str = "模拟的发送失败"
-    ) -> None:
+    def fail_next(self, count: int = 1, *, permanent: bool = False, reason: str = "模拟的发送失败") -> None:
         """Make the next ``count`` sends (that have the needed address) raise ``DeliveryError``."""
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count}")
@@ -70,9 +66,7 @@ class MemoryChannel:
             self.attempts.append(message)
             missing = [field for field in self.needs if not getattr(message.address, field)]
             if missing:
-                raise DeliveryError(
-                    f"收件人缺少{self.name}渠道所需的地址（{', '.join(missing)}）", permanent=True
-                )
+                raise DeliveryError(f"收件人缺少{self.name}渠道所需的地址（{', '.join(missing)}）", permanent=True)
             if self._failures:
                 raise self._failures.pop(0)
             self.sent.append(message)

@@ -107,12 +107,11 @@ def require_http_url(url: str | None, what: str) -> str:
         raise DeliveryError(f"{what}地址的端口无效：{redact_url(url)}", permanent=True) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError(
-            f"{what}地址必须以 http:// 或 https:// 开头并包含主机名"
-            f"（当前协议为 {parts.scheme or '无'}）",
+            f"{what}地址必须以 http:// 或 https:// 开头并包含主机名（当前协议为 {parts.scheme or '无'}）",
             permanent=True,
         )
-    if any(ch in url for ch in "\r\n\t "):
-        raise DeliveryError(f"{what}地址包含空白字符", permanent=True)
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        raise DeliveryError(f"{what}地址包含空白或控制字符", permanent=True)
     return url
 
 
@@ -271,9 +270,7 @@ class WebhookChannel:
         address = message.address
         kind = address.webhook_kind
         if kind not in KINDS:
-            raise DeliveryError(
-                f"未知的 webhook 类型 {kind!r}（可用：{', '.join(KINDS)}）", permanent=True
-            )
+            raise DeliveryError(f"未知的 webhook 类型 {kind!r}（可用：{', '.join(KINDS)}）", permanent=True)
         what = {"wecom": "企业微信机器人", "dingtalk": "钉钉机器人", "json": "webhook 接收方"}[kind]
         url = require_http_url(address.webhook_url, what)
         headers = {"Idempotency-Key": message.idempotency_key}
@@ -292,9 +289,5 @@ class WebhookChannel:
             post_bytes(self._opener, url, body, headers=headers, timeout=self.timeout, what=what)
         log.debug("webhook %s delivered %s to %s", kind, message.idempotency_key, redact_url(url))
 
-    def _post(
-        self, url: str, payload: Mapping[str, Any], headers: Mapping[str, str], what: str
-    ) -> HttpResponse:
-        return post_json(
-            self._opener, url, payload, headers=headers, timeout=self.timeout, what=what
-        )
+    def _post(self, url: str, payload: Mapping[str, Any], headers: Mapping[str, str], what: str) -> HttpResponse:
+        return post_json(self._opener, url, payload, headers=headers, timeout=self.timeout, what=what)
