@@ -17,11 +17,17 @@ The context every template is rendered with is plain data (dicts, lists, strings
 ``recipient`` username, display_name, department_name
 ``office``    name, host, contact
 ``items``     [{key, label, executor_name, done}] — the open items for the recipient's unit
-``digest``    unit_name, date, todo, due_soon, overdue (lists of ``case`` dicts)
+``digest``    unit_name, date, todo, due_soon, overdue (lists of case briefs: number, title,
+              type_label, state_label, lead_unit_name, town_name, due_date, due_at, supervision,
+              supervision_label, supervision_colour — ``cases.reports.case_brief``)
 ``bulletin``  week, period, rows [{rank, unit_name, assigned, on_time_accept_rate, returned,
               completed, on_time_rate, current_overdue, total_overdue, avg_days, extensions,
-              satisfaction_rate, reworks, warned, overdue, supervised, listed}],
-              overdue_cases (list of ``case`` dicts)
+              satisfaction_rate, reworks, warned, overdue, supervised, listed}] (rates are
+              preformatted text such as "87.5%" or "—"), overdue_cases (case briefs)
+
+The digest and the bulletin have no ``event``. Templates tell variants apart by the action's
+fields: ``extension_decided`` with ``days`` is an approval; ``sent_back`` with ``satisfaction``
+is a reopen after an unsatisfied follow-up call.
 """
 
 from dataclasses import dataclass

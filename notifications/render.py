@@ -45,7 +45,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
@@ -189,15 +189,11 @@ def plain_data(value: Any, limits: Limits | None = None) -> Any:
             result = {}
             for key, v in item.items():
                 if type(key) is not str:
-                    raise TypeError(
-                        f"模板数据的键只能是字符串：{path} 中有 {type(key).__name__} 键"
-                    )
+                    raise TypeError(f"模板数据的键只能是字符串：{path} 中有 {type(key).__name__} 键")
                 budget[0] -= len(key)
                 result[key] = copy(v, f"{path}.{key}", depth + 1)
         else:
-            raise TypeError(
-                f"模板数据只能是 dict/list/str/int/float/bool/None：{path} 是 {kind.__name__}"
-            )
+            raise TypeError(f"模板数据只能是 dict/list/str/int/float/bool/None：{path} 是 {kind.__name__}")
         if budget[0] < 0:
             raise ValueError(f"模板数据过大（超过 {limits.value_weight} 个单位）")
         return result
@@ -307,9 +303,7 @@ def _check_percent_format(fmt: Any) -> None:
     for match in _PERCENT_SPEC.finditer(text):
         for number in match.groups():
             if number == "*" or (number is not None and int(number) > _MAX_FORMAT_WIDTH):
-                raise LimitExceeded(
-                    f"格式宽度过大或不允许（{match.group(0)}），上限 {_MAX_FORMAT_WIDTH}"
-                )
+                raise LimitExceeded(f"格式宽度过大或不允许（{match.group(0)}），上限 {_MAX_FORMAT_WIDTH}")
 
 
 def _check_brace_format(fmt: str) -> None:
@@ -381,9 +375,7 @@ _FILTER_PRECHECKS: dict[str, Callable[..., None]] = {
     "indent": _pre_indent,
     "wordwrap": _pre_wordwrap,
     "format": _pre_format,
-    "replace": lambda value, old="", new="", count=None, *_a, **_k: _est_replace(
-        value, old, new, count
-    ),
+    "replace": lambda value, old="", new="", count=None, *_a, **_k: _est_replace(value, old, new, count),
     "sum": _pre_sum,
     "batch": _pre_count_arg(0, "linecount"),
     "slice": _pre_count_arg(0, "slices"),
@@ -508,17 +500,15 @@ def _precheck_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> C
     measured version)."""
     owner = getattr(obj, "__self__", None)
     if not isinstance(obj, types.BuiltinMethodType | types.MethodType) or owner is None:
-        return obj
-    if isinstance(owner, type) and issubclass(
-        owner, str | bytes | int | float | list | tuple | dict | set
-    ):
+        return cast(Callable[..., Any], obj)
+    if isinstance(owner, type) and issubclass(owner, str | bytes | int | float | list | tuple | dict | set):
         raise SecurityError(f"不允许在模板中调用 {owner.__name__}.{obj.__name__}")
     for kind, allowed in _ALLOWED_METHODS.items():
         if isinstance(owner, kind):
             if obj.__name__ not in allowed:
                 raise SecurityError(f"不允许在模板中调用 {kind.__name__}.{obj.__name__}()")
             _method_precheck(owner, obj.__name__, args, kwargs)
-            if kind is str and obj.__name__ == "join":
+            if isinstance(owner, str) and obj.__name__ == "join":
                 return _measured_str_join(owner)
             return obj
     if isinstance(owner, bytes | int | float | set | frozenset):
@@ -552,34 +542,37 @@ class _Instrument(NodeTransformer):
 
     def _tick_stmt(self, lineno: int, size: int | None = None) -> nodes.ExprStmt:
         args: list[nodes.Expr] = [nodes.Const(size, lineno=lineno)] if size else []
-        call = nodes.Call(
-            nodes.Name("caseflow_tick", "load", lineno=lineno), args, [], None, None, lineno=lineno
-        )
+        call = nodes.Call(nodes.Name("caseflow_tick", "load", lineno=lineno), args, [], None, None, lineno=lineno)
         return nodes.ExprStmt(call, lineno=lineno)
 
     def _measured(self, node: nodes.Expr, name: str = "caseflow_cap") -> nodes.Expr:
         return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
 
+    # ``generic_visit`` transforms the children in place and returns the node itself.
+
     def visit_For(self, node: nodes.For) -> nodes.Node:
-        node = self.generic_visit(node)
+        self.generic_visit(node)
         node.body.insert(0, self._tick_stmt(node.lineno))
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
-        return self._measured(self.generic_visit(node))
+        self.generic_visit(node)
+        return self._measured(node)
 
     def visit_List(self, node: nodes.List) -> nodes.Node:
-        return self._measured(self.generic_visit(node))
+        self.generic_visit(node)
+        return self._measured(node)
 
     def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
-        return self._measured(self.generic_visit(node))
+        self.generic_visit(node)
+        return self._measured(node)
 
     def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
-        node = self.generic_visit(node)
+        self.generic_visit(node)
         return self._measured(node) if node.ctx == "load" else node
 
     def visit_Output(self, node: nodes.Output) -> list[nodes.Node]:
-        node = self.generic_visit(node)
+        self.generic_visit(node)
         static = 0
         children: list[nodes.Expr] = []
         for child in node.nodes:
@@ -835,9 +828,7 @@ class TemplateStore:
     def reload(self) -> None:
         """Re-read the override directory. A file that fails the check is logged and ignored:
         the version in force before (the default, or an earlier good override) keeps working."""
-        self.load_problems = {
-            k: v for k, v in self.load_problems.items() if not k.startswith("override:")
-        }
+        self.load_problems = {k: v for k, v in self.load_problems.items() if not k.startswith("override:")}
         present = set()
         if self.override_dir is not None and self.override_dir.is_dir():
             for path in sorted(self.override_dir.glob("*.j2")):
@@ -871,9 +862,7 @@ class TemplateStore:
                 compiled, problems = self._load_file(name, path, "default", samples=False)
                 if compiled is None:
                     self.load_problems[f"default:{name}"] = problems
-                    log.error(
-                        "default template %s is invalid: %s", path, "; ".join(map(str, problems))
-                    )
+                    log.error("default template %s is invalid: %s", path, "; ".join(map(str, problems)))
                 self._defaults[name] = compiled
             return self._defaults[name]
 
@@ -888,9 +877,7 @@ class TemplateStore:
         try:
             return data.decode("utf-8"), []
         except UnicodeDecodeError as exc:
-            return None, [
-                Problem(None, f"模板不是 UTF-8 编码：{exc.reason}（第 {exc.start} 字节）")
-            ]
+            return None, [Problem(None, f"模板不是 UTF-8 编码：{exc.reason}（第 {exc.start} 字节）")]
 
     def _load_file(
         self, name: str, path: Path, origin: str, *, samples: bool = True
@@ -921,9 +908,7 @@ class TemplateStore:
             return None, [_unknown_event(name)]
         size = len(source.encode("utf-8"))
         if size > self.limits.source_bytes:
-            return None, [
-                Problem(None, f"模板过大（{size} 字节，上限 {self.limits.source_bytes}）")
-            ]
+            return None, [Problem(None, f"模板过大（{size} 字节，上限 {self.limits.source_bytes}）")]
         try:
             ast = self._text_env.parse(source, name=name, filename=f"{name}.j2")
         except TemplateSyntaxError as exc:
@@ -947,9 +932,7 @@ class TemplateStore:
             try:
                 rendered = self._render_compiled(compiled, plain_data(context, self.limits))
             except RenderError as exc:
-                return compiled, [
-                    Problem(p.line, f"{p.message}（样例：{label}）") for p in exc.problems
-                ]
+                return compiled, [Problem(p.line, f"{p.message}（样例：{label}）") for p in exc.problems]
             if not rendered.subject:
                 return compiled, [Problem(None, f"主题为空（样例：{label}）")]
         return compiled, []
@@ -967,9 +950,7 @@ class TemplateStore:
             for path in sorted(self.override_dir.glob("*.j2")):
                 name = path.name[: -len(".j2")]
                 if name not in EVENTS:
-                    results.append(
-                        CheckResult(name, "override", path, [_unknown_event(name)], False)
-                    )
+                    results.append(CheckResult(name, "override", path, [_unknown_event(name)], False))
                     continue
                 _compiled, problems = self._load_file(name, path, "override")
                 current = self._overrides.get(name)
@@ -1080,9 +1061,7 @@ class TemplateStore:
             for chunk in generator:
                 size += len(chunk.encode("utf-8", "replace"))
                 if size > self.limits.block_bytes:
-                    raise LimitExceeded(
-                        f"区块 {block} 输出过大（超过 {self.limits.block_bytes} 字节）"
-                    )
+                    raise LimitExceeded(f"区块 {block} 输出过大（超过 {self.limits.block_bytes} 字节）")
                 budget.tick()
                 parts.append(chunk)
         except Exception as exc:  # noqa: BLE001 - every failure of a template is reported
@@ -1121,6 +1100,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def template_store(config_dir: Path | None = None, **kwargs: Any) -> TemplateStore:
     """The store of an installation: the shipped defaults, overridden from
     ``CASEFLOW_CONFIG_DIR/templates/``."""
-    return TemplateStore(
-        DEFAULT_DIR, config_dir / "templates" if config_dir is not None else None, **kwargs
-    )
+    return TemplateStore(DEFAULT_DIR, config_dir / "templates" if config_dir is not None else None, **kwargs)

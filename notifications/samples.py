@@ -256,9 +256,7 @@ def _enterprise(event: str) -> list[tuple[str, dict[str, Any]]]:
             "2026-10-15 16:20",
             reason="变压器供货周期不是延期理由，请先行明确临时接电方案，按原期限答复。",
         )
-        case_a = _case(
-            e, due_date="2026-10-26", due_at="2026-10-27 00:00", due_text="2026-10-26（15个工作日）"
-        )
+        case_a = _case(e, due_date="2026-10-26", due_at="2026-10-27 00:00", due_text="2026-10-26（15个工作日）")
         return [
             ("企业问题·批准延期", _context(case_a, approved, "power_handler")),
             ("企业问题·不予延期", _context(_case(e), rejected, "power_handler")),
@@ -274,9 +272,7 @@ def _enterprise(event: str) -> list[tuple[str, dict[str, Any]]]:
         })  # fmt: skip
         return [("企业问题", _context(case, ev, "office"))]
     if event == "sent_back":
-        case = _case(
-            e, due_date="2026-11-02", due_at="2026-11-03 00:00", due_text="2026-11-02（5个工作日）"
-        )
+        case = _case(e, due_date="2026-11-02", due_at="2026-11-03 00:00", due_text="2026-11-02（5个工作日）")
         back = _event(
             "sent_back",
             "2026-10-26 10:00",
@@ -333,15 +329,11 @@ def _enterprise(event: str) -> list[tuple[str, dict[str, Any]]]:
         return [
             (
                 "企业问题",
-                _context(
-                    _case(e, "listed"), _event("listed", "2026-10-27 00:00", "system"), "convenor"
-                ),
+                _context(_case(e, "listed"), _event("listed", "2026-10-27 00:00", "system"), "convenor"),
             )
         ]
     if event == "raised":
-        case = _case(
-            e, due_date="2026-11-26", due_at="2026-11-27 00:00", due_text="2026-11-26（5个工作日）"
-        )
+        case = _case(e, due_date="2026-11-26", due_at="2026-11-27 00:00", due_text="2026-11-26（5个工作日）")
         ev = _event("raised", "2026-11-19 10:00", reason="第二次回访企业仍不满意：专线已送电，但仓储用地规划调整仍无进展。",
                     fields={"satisfaction": "非常不满意"})  # fmt: skip
         return [("企业问题", _context(case, ev, "convenor"))]
@@ -357,9 +349,7 @@ def _site(event: str) -> list[tuple[str, dict[str, Any]]]:
         ev = _event("assigned", "2026-09-25 10:00", fields={"plan": s["summary"], "cut_gas": "no"})
         return [("散乱污", _context(_case(s), ev, "town_handler"))]
     if event == "item_request":
-        ban = _event(
-            "item_request", "2026-09-25 10:00", fields={"plan": s["summary"], "cut_gas": "no"}
-        )
+        ban = _event("item_request", "2026-09-25 10:00", fields={"plan": s["summary"], "cut_gas": "no"})
         power = [_item("cut_power", "断电", "市供电公司")]
         town = [_item("clear_materials", "清除原料", "孔城镇"), _item("clear_products", "清除产品", "孔城镇"),
                 _item("clear_equipment", "清除设备", "孔城镇")]  # fmt: skip

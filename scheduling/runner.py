@@ -76,6 +76,7 @@ class Ticker:
 
     def tick(self) -> TickResult:
         now = self.app.clock.now()
+        self.app.templates.reload()  # an admin may have saved a template in another process
         if not self.lease.acquire(now):
             log.debug("not the active scheduler; %s holds the lease", self.lease.holder_now())
             return TickResult(False)
