@@ -25,6 +25,17 @@ def check_password_strength(password: str) -> None:
         raise InvalidInput("password", f"密码至少{MIN_PASSWORD}位，且须包含大写字母、小写字母、数字、符号中的至少三类")
 
 
+CHANNELS = ("inapp", "email", "sms")
+
+
+def check_channels(channels: list[str]) -> list[str]:
+    """The channels as stored: known ones only, in-app always first."""
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise InvalidInput("channel", f"未知通知渠道“{unknown[0]}”；可选：{'、'.join(CHANNELS)}")
+    return ["inapp", *[c for c in CHANNELS[1:] if c in channels]]
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -55,6 +66,7 @@ class UserService:
         email: str | None = None,
         phone: str | None = None,
         password_hash: str | None = None,
+        channels: list[str] | None = None,
     ) -> dict[str, Any]:
         """Register a user; ``InvalidInput`` for a taken name, bad department, role or password."""
         if not USERNAME.match(username):
@@ -68,6 +80,7 @@ class UserService:
             raise InvalidInput("email", f"邮箱地址“{email}”格式不正确")
         if phone is not None and not re.fullmatch(r"\+?\d{5,20}", phone):
             raise InvalidInput("phone", f"手机号“{phone}”格式不正确")
+        wanted = check_channels(channels if channels is not None else ["inapp", "email"])
         with self.db.write() as conn:
             if repo.find_user(conn, username) is not None:
                 raise InvalidInput("username", f"用户名“{username}”已被使用")
@@ -79,11 +92,22 @@ class UserService:
                 "password_hash": password_hash,
                 "email": email,
                 "phone": phone,
+                "channels": wanted,
                 "active": True,
                 "created_at": self.clock.now(),
             }
             repo.insert_user(conn, values)
         return self._view(values)
+
+    def set_channels(self, username: str, channels: list[str]) -> dict[str, Any]:
+        """Choose the channels a user is told on (in-app is always on)."""
+        wanted = check_channels(channels)
+        with self.db.write() as conn:
+            if repo.find_user(conn, username) is None:
+                raise NotFound("用户", username)
+            repo.update_user(conn, username, {"channels": wanted})
+            row = repo.find_user(conn, username)
+        return self._view(row._mapping)
 
     def actor(self, username: str) -> Actor:
         """The actor a user name stands for; ``NotFound`` or ``PermissionDenied`` if inactive."""
@@ -122,5 +146,6 @@ class UserService:
             "phone": row["phone"],
             "active": row["active"],
             "can_sign_in": bool(row["password_hash"]),
+            "channels": list(row["channels"]),
             "created_at": created.isoformat(),
         }

@@ -51,10 +51,11 @@ def user_group() -> None:
 @click.option("--email", metavar="ADDRESS")
 @click.option("--phone", metavar="NUMBER")
 @click.option("--display-name", metavar="NAME", help="显示名称（如中文姓名）")
+@click.option("--channel", "channels", multiple=True, metavar="CHANNEL", help="通知渠道 inapp/email/sms，可重复（默认 inapp、email）")
 @json_option
 def user_add(
     name: str, department: str, roles: tuple[str, ...], password_stdin: bool, email: str | None,
-    phone: str | None, display_name: str | None, as_json: bool,
+    phone: str | None, display_name: str | None, channels: tuple[str, ...], as_json: bool,
 ) -> None:  # fmt: skip
     """添加用户。"""
     password = None
@@ -64,12 +65,27 @@ def user_add(
             raise InvalidInput("password", "标准输入中没有读到密码")
     with open_app() as app:
         view = app.users.add(
-            name, department, list(roles), password=password, email=email, phone=phone, display_name=display_name
+            name, department, list(roles), password=password, email=email, phone=phone, display_name=display_name,
+            channels=list(channels) if channels else None,
         )
         if as_json:
             print_json(view)
         else:
             click.echo(f"已添加用户 {view['username']}（{view['department_name']}，角色：{'、'.join(view['roles'])}）")
+
+
+@user_group.command("channels")
+@click.argument("name")
+@click.option("--channel", "channels", multiple=True, required=True, metavar="CHANNEL", help="inapp/email/sms，可重复")
+@json_option
+def user_channels(name: str, channels: tuple[str, ...], as_json: bool) -> None:
+    """设置用户接收通知的渠道（站内信始终开启）。"""
+    with open_app() as app:
+        view = app.users.set_channels(name, list(channels))
+        if as_json:
+            print_json(view)
+        else:
+            click.echo(f"{view['username']} 的通知渠道：{'、'.join(view['channels'])}")
 
 
 @user_group.command("list")
