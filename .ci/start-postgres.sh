@@ -12,6 +12,7 @@ set -euo pipefail
 
 port=${CASEFLOW_PG_PORT:-55432}
 url_file=${1:-}
+[ -z "$url_file" ] || [[ "$url_file" = /* ]] || url_file="$PWD/$url_file"
 log() { echo "start-postgres: $*" >&2; }
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -27,7 +28,10 @@ PGBIN=$(find_bin)
 
 # Run as the postgres user when we are root (initdb and pg_ctl refuse root).
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-usable() { "$PGBIN/psql" -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
+usable() {  # a PostgreSQL server that lets `postgres` in (the timeout: anything else may not answer)
+  PGCONNECT_TIMEOUT=3 timeout 10 "$PGBIN/psql" -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atqc 'select 1' \
+    >/dev/null 2>&1
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 emit() {

@@ -11,6 +11,7 @@ valid for a case is left to ``workflow`` (``check_inputs``, ``Rulebook.decide``)
 writing workbooks is ``cases.ledger``'s job.
 """
 
+import multiprocessing
 import re
 import unicodedata
 import warnings
@@ -18,7 +19,9 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from openpyxl import load_workbook
@@ -254,6 +257,8 @@ def blank(value: Any) -> bool:
 
 def as_text(value: Any) -> str:
     """A cell as text: whole numbers without ``.0``, dates as ISO."""
+    if isinstance(value, str):
+        return value.strip()
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer() and abs(value) < 10**_FLOAT_DIGITS:
@@ -265,8 +270,15 @@ def as_text(value: Any) -> str:
     return str(value).strip()
 
 
+_SCIENTIFIC = re.compile(r"\d+(\.\d+)?[eE]\+?\d+")
+
+
 def read_code(value: Any) -> str:
-    """A code (credit code, account number) as text, even when Excel stored it as a number."""
+    """A code (credit code, account number) as text, even when Excel stored it as a number.
+
+    A number of more than 15 digits is kept by Excel to 15 significant digits only; it is read
+    as Excel shows it (``914403001922038000``). Whether digits were lost is ``lossy``'s question.
+    """
     if isinstance(value, bool):
         raise CellError("应为代码文本")
     if isinstance(value, int):
@@ -274,15 +286,25 @@ def read_code(value: Any) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 10**_FLOAT_DIGITS:
             return str(int(value))
-        raise CellError(
-            f"Excel 把它存成了数字（{value:.14E}），超过15位的末几位已丢失，无法还原；请把该列设为“文本”格式后重新填写"
-        )
+        if value.is_integer():
+            return str(int(Decimal(format(value, f".{_FLOAT_DIGITS}g"))))
+        return str(value)
     text = fold(str(value)).lstrip("'")
-    if re.fullmatch(r"\d+(\.\d+)?[eE]\+?\d+", text):
-        raise CellError(f"“{text}”是科学计数法显示的数字，末几位已丢失；请把该列设为“文本”格式后重新填写")
+    if _SCIENTIFIC.fullmatch(text):
+        return str(int(Decimal(format(float(text), f".{_FLOAT_DIGITS}g"))))
     if re.fullmatch(r"\d+\.0+", text):
         text = text.split(".")[0]
     return text
+
+
+def lossy(value: Any) -> bool:
+    """Whether a code cell is a number too long for Excel to have kept every digit."""
+    if isinstance(value, float):
+        return abs(value) >= 10**_FLOAT_DIGITS
+    return isinstance(value, str) and _SCIENTIFIC.fullmatch(fold(value)) is not None
+
+
+LOST_DIGITS = "Excel 把它存成了数字（显示为 {shown}），超过15位的部分已丢失，无法还原；请把该列设为“文本”格式后重新填写"
 
 
 def read_date(value: Any) -> tuple[date, time | None]:
@@ -319,14 +341,16 @@ class Vocabulary:
         self.labels: dict[str, dict[str, str]] = {
             "class": CLASS_LABELS,
             "result": RESULT_LABELS,
-            "category": CATEGORY_LABELS,
             "cut_gas": YES_NO_LABELS,
         }
+        if "category" not in spec.fields:
+            self.labels["category"] = CATEGORY_LABELS
         checklists = spec.checklists
         if "rectification" in checklists:
             self.labels["items"] = {k: i.label for k, i in checklists["rectification"].items.items()}
         self.states = self._state_words()
         self.departments = self._department_words()
+        self._tables: dict[str, dict[str, str]] = {}
 
     # enumerations
     def choices(self, key: str) -> tuple[str, ...]:
@@ -348,11 +372,17 @@ class Vocabulary:
         """The stored value for a cell of an enumeration, or the text itself when unknown (the
         workflow's own check then says what is allowed)."""
         text = as_text(raw)
-        table = self._choice_table(key)
-        return table.get(loose(text)) or table.get(loose(_BRACKETED.sub("", fold(text)))) or text
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = self._choice_table(key)
+        found = table.get(text)
+        if found is not None:
+            return found
+        found = table.get(loose(text)) or table.get(loose(_BRACKETED.sub("", fold(text))))
+        return found or text
 
     def choice_list(self, key: str, raw: Any) -> list[str]:
-        parts = re.split(r"[,，、;；/\n]+", as_text(raw))
+        parts = re.split(r"[,，、;；\n]+", as_text(raw))
         return [self.choice(key, p) for p in parts if p.strip()]
 
     def _choice_table(self, key: str) -> dict[str, str]:
@@ -363,6 +393,10 @@ class Vocabulary:
         for value, label in self.labels.get(key, {}).items():
             table[loose(value)] = value
             table[loose(label)] = value
+        for value in list(table.values()):
+            table[value] = value  # the exact value, without folding
+        for value, label in self.labels.get(key, {}).items():
+            table[label] = value
         return table
 
     def state(self, raw: Any) -> str | None:
@@ -496,7 +530,7 @@ def merged_ranges(path: Path, member: str) -> list[tuple[int, int, int, int]]:
                     min_col, min_row, max_col, max_row = range_boundaries(match.group(1).decode())
                     found.append((min_row, min_col, max_row, max_col))
                     last = match.end()
-                tail = data[max(last, len(data) - 300):]
+                tail = data[max(last, len(data) - 300) :]
             else:
                 tail = data[-300:]
     return sorted(set(found))
@@ -509,6 +543,9 @@ class Sheet:
     def __init__(self, worksheet: Any, merges: list[tuple[int, int, int, int]]) -> None:
         self.ws = worksheet
         self.title: str = worksheet.title
+        self.size_hint: int | None = worksheet.max_row if isinstance(worksheet.max_row, int) else None
+        # the <dimension> a writer put in the file may be wrong: read every row that is there
+        worksheet.reset_dimensions()
         self.anchors: dict[int, list[int]] = {}
         self.followers: dict[int, list[tuple[int, tuple[int, int]]]] = {}
         for min_row, min_col, max_row, max_col in merges:
@@ -627,3 +664,127 @@ def choose_sheet(workbook: Any, path: Path, index: HeaderIndex, preferred: str) 
         if best is None or layout.score > best[1].score:
             best = (sheet, layout)
     return best
+
+
+# --- a ledger sheet, read here or in a second process ---------------------------------------------
+
+BACKGROUND_XML_BYTES = 4_000_000
+"""Sheets with more XML than this (about 5,000 rows) are parsed in a child process while the
+caller validates: openpyxl is pure Python, so on a second core parsing and validating overlap."""
+_BATCH = 2000
+_POLL_SECONDS = 1.0
+
+
+def largest_sheet_bytes(path: Path) -> int:
+    """The size of the largest worksheet XML in the file (without parsing anything)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = [
+                i.file_size
+                for i in archive.infolist()
+                if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")
+            ]
+    except (zipfile.BadZipFile, OSError):
+        return 0
+    return max(sizes, default=0)
+
+
+class LedgerSheet:
+    """The sheet of a workbook that holds a ledger of one type: its layout (``None`` when no
+    header was found) and its data rows. Use as a context manager; ``rows()`` once."""
+
+    def __init__(self, path: Path, case_type: str, preferred: str, *, background: bool = False) -> None:
+        self.path = path
+        self.case_type = case_type
+        self.preferred = preferred
+        self.layout: Layout | None = None
+        self.size_hint: int | None = None
+        self.background = background
+        self._workbook: Any = None
+        self._sheet: Sheet | None = None
+        self._child: Any = None
+        self._queue: Any = None
+
+    def __enter__(self) -> "LedgerSheet":
+        if self.background:
+            self._start_child()
+        else:
+            self._workbook = open_workbook(self.path)
+            chosen = choose_sheet(self._workbook, self.path, HeaderIndex(columns(self.case_type)), self.preferred)
+            if chosen is not None:
+                self._sheet, self.layout = chosen
+                self.size_hint = self._sheet.size_hint
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        assert self.layout is not None
+        if self._sheet is not None:
+            yield from self._sheet.rows(self.layout.header_row + 1)
+            return
+        while True:
+            message = self._receive()
+            if message is None:
+                return
+            yield from message
+
+    def close(self) -> None:
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+        if self._child is not None:
+            if self._child.is_alive():
+                self._child.terminate()
+            self._child.join()
+            self._queue.close()
+            self._queue.join_thread()
+            self._child = None
+
+    def _start_child(self) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._queue = context.Queue(maxsize=8)
+        args = (str(self.path), self.case_type, self.preferred, self._queue)
+        self._child = context.Process(target=_produce, args=args, daemon=True)
+        self._child.start()
+        first = self._receive()
+        if first is not None:
+            self.layout, self.size_hint = first
+
+    def _receive(self) -> Any:
+        while True:
+            try:
+                message = self._queue.get(timeout=_POLL_SECONDS)
+            except Empty:
+                if not self._child.is_alive():
+                    raise RuntimeError("the sheet reader stopped unexpectedly") from None
+                continue
+            if isinstance(message, str):
+                raise RuntimeError(f"reading the sheet failed: {message}")
+            return message
+
+
+def _produce(path: str, case_type: str, preferred: str, queue: Any) -> None:
+    """The child process: find the sheet and its header, send (layout, size hint), then batches
+    of rows, then ``None``. Errors are sent as text."""
+    try:
+        with LedgerSheet(Path(path), case_type, preferred) as sheet:
+            if sheet.layout is None:
+                queue.put(None)
+                return
+            queue.put((sheet.layout, sheet.size_hint))
+            batch: list[tuple[int, list[Any]]] = []
+            for item in sheet.rows():
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    queue.put(batch)
+                    batch = []
+            if batch:
+                queue.put(batch)
+            queue.put(None)
+    except KeyboardInterrupt:
+        return
+    except Exception as exc:  # noqa: BLE001 - sent to the parent, which raises it
+        queue.put(f"{type(exc).__name__}: {exc}")

@@ -12,6 +12,7 @@ from caseflow.cli.admin import audit_group, init, user_group, workflow_group
 from caseflow.cli.calendar import calendar_group
 from caseflow.cli.cases import case_group
 from caseflow.cli.common import run_guarded
+from caseflow.cli.ledger import export_group, import_group
 from caseflow.cli.notify import notify_group, report_group
 from caseflow.cli.ops import scheduler, serve, sweep
 from caseflow.cli.templates import templates_group
@@ -34,6 +35,8 @@ cli.add_command(notify_group)
 cli.add_command(report_group)
 cli.add_command(templates_group)
 cli.add_command(calendar_group)
+cli.add_command(import_group)
+cli.add_command(export_group)
 
 
 def main() -> None:

@@ -1,0 +1,302 @@
+"""The scheduler: the lease that elects one ticking scheduler, the tick, a scheduler killed in the
+middle of a tick, and the APScheduler configuration (PITFALLS #10–#13), on SQLite and PostgreSQL.
+
+Two ``Ticker``s with different holders run against one database, each through its own app
+(engine) sharing the test's ``FixedClock``: time moves only through that clock. The lease lasts
+two ticks (120 s with the default 60 s tick).
+"""
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from helpers import ENTERPRISE, build_app, enterprise_fields, new_enterprise_case
+from sqlalchemy import func, select
+
+from cases import audit
+from cases.models import CaseEvent, LadderStep
+from scheduling.lease import Lease
+from scheduling.runner import TICK_SECONDS, Ticker, make_scheduler
+from workflow.clock import SHANGHAI
+
+TICK = timedelta(seconds=TICK_SECONDS)
+DUE = datetime(2026, 10, 20, 10, 0, tzinfo=SHANGHAI)
+"""Cases registered at the fixture's start (2026-09-30 10:00) have every level due by now."""
+TESTS_DIR = Path(__file__).resolve().parent.parent
+TRIGGERS = ("warn", "mark_overdue", "supervise", "list")
+
+
+@pytest.fixture
+def second_app(database_url, data_dir, clock, app):
+    """Another process's app on the same database, on the same clock."""
+    other = build_app(database_url, data_dir, clock=clock)
+    yield other
+    other.close()
+
+
+def count(app, table, *where) -> int:
+    table = getattr(table, "__table__", table)
+    with app.db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def ladder_events(app) -> int:
+    return count(app, CaseEvent, CaseEvent.__table__.c.trigger.in_(TRIGGERS))
+
+
+# --- the lease ---------------------------------------------------------------------------------------
+
+
+def test_only_the_lease_holder_sweeps(app, second_app, actors):
+    numbers = [new_enterprise_case(app)["number"] for _ in range(3)]
+    alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
+    hooks: list[str] = []
+    alpha.after_sweep.append(lambda a: hooks.append("alpha"))
+    beta.after_sweep.append(lambda a: hooks.append("beta"))
+    app.clock.set(DUE)
+
+    first = alpha.tick()
+    assert first.leader is True and first.sweep is not None
+    assert sorted((s.case, s.action) for s in first.sweep.steps) == sorted((n, t) for n in numbers for t in TRIGGERS)
+    standby = beta.tick()
+    assert (standby.leader, standby.sweep, standby.extra) == (False, None, {})
+    assert alpha.lease.holder_now() == beta.lease.holder_now() == "alpha"
+    assert hooks == ["alpha"]
+
+    late = new_enterprise_case(app)["number"]  # registered now: due 2026-10-21, warned at 00:00
+    for _ in range(3):  # the holder renews at each tick; the standby never sweeps
+        app.clock.advance(TICK)
+        assert beta.tick().leader is False
+        result = alpha.tick()
+        assert result.leader is True and result.sweep.steps == []
+    app.clock.set(datetime(2026, 10, 20, 23, 59, 30, tzinfo=SHANGHAI))
+    assert alpha.tick().sweep.steps == []
+    assert beta.tick().leader is False
+    app.clock.set(datetime(2026, 10, 21, 0, 0, 30, tzinfo=SHANGHAI))
+    assert beta.tick().leader is False
+    assert ladder_events(app) == 12
+    result = alpha.tick()
+    assert [(s.case, s.action) for s in result.sweep.steps] == [(late, "warn")]
+    assert ladder_events(app) == 13
+    assert hooks == ["alpha"] * 6
+
+
+def test_standby_takes_over_within_two_ticks_when_the_holder_stops(app, second_app, actors):
+    alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
+    start = app.clock.now()
+    assert alpha.tick().leader is True  # alpha's last renewal; then it stops ticking
+    app.clock.advance(TICK)
+    assert beta.tick().leader is False, "one missed tick is not yet a dead holder"
+    app.clock.set(start + 2 * TICK - timedelta(seconds=1))
+    assert beta.tick().leader is False
+    number = new_enterprise_case(app)["number"]
+    app.clock.set(start + 2 * TICK)  # the lease has lasted its two ticks
+    took = beta.tick()
+    assert took.leader is True and took.sweep is not None
+    assert beta.lease.holder_now() == "beta"
+    # the old holder coming back does not get the lease while beta renews it
+    app.clock.advance(TICK)
+    assert alpha.tick().leader is False
+    assert beta.tick().leader is True
+    app.clock.advance(TICK)
+    assert alpha.tick().leader is False
+    assert app.cases.show(number)["supervision"] == "normal"  # nothing due yet: nothing swept
+
+
+@pytest.mark.parametrize("phase", [1, 30, 59])
+def test_takeover_happens_at_most_two_ticks_after_the_first_missed_renewal(app, second_app, phase):
+    """Whatever the standby's phase: the holder's last renewal at T, its first missed tick at
+    T + 1 tick; the standby leads by T + 3 ticks and not before the lease has run out."""
+    alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
+    last_renewal = app.clock.now()
+    assert alpha.tick().leader is True
+    at = last_renewal + timedelta(seconds=phase)
+    while True:
+        app.clock.set(at)
+        if beta.tick().leader:
+            break
+        at += TICK
+        assert at < last_renewal + 10 * TICK, "the standby never took over"
+    assert last_renewal + 2 * TICK <= at <= last_renewal + TICK + 2 * TICK
+
+
+def test_release_hands_the_lease_over_at_once(app, second_app):
+    alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
+    assert alpha.tick().leader is True
+    assert beta.tick().leader is False
+    beta.lease.release()  # not the holder: changes nothing
+    assert beta.tick().leader is False and alpha.lease.holder_now() == "alpha"
+    alpha.lease.release()
+    assert beta.tick().leader is True  # the same instant
+    assert alpha.tick().leader is False
+    assert beta.lease.holder_now() == "beta"
+
+
+def test_many_schedulers_starting_together_elect_one(app, database_url, data_dir):
+    apps = [build_app(database_url, data_dir, clock=app.clock) for _ in range(6)]
+    leases = [Lease(a.db, f"holder-{i}", 2 * TICK) for i, a in enumerate(apps)]
+    start = threading.Barrier(len(leases), timeout=60)
+    results: dict[int, bool] = {}
+
+    def take(i: int) -> None:
+        start.wait()
+        results[i] = leases[i].acquire(app.clock.now())
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(len(leases))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert Counter(results.values()) == {True: 1, False: len(leases) - 1}
+        winner = next(i for i, won in results.items() if won)
+        assert leases[0].holder_now() == f"holder-{winner}"
+    finally:
+        for a in apps:
+            a.close()
+
+
+def test_a_failing_tick_is_logged_and_the_next_one_runs(app, caplog, monkeypatch):
+    from scheduling import runner
+
+    ticker = Ticker(app, holder="alpha")
+    calls: list[int] = []
+
+    def broken(now=None):
+        calls.append(1)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(app.sweeper, "sweep", broken)
+    with caplog.at_level(logging.ERROR, logger="caseflow.scheduler"):
+        runner._safe_tick(ticker)
+    assert calls == [1]
+    assert any("tick failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    monkeypatch.undo()
+    assert ticker.tick().leader is True
+
+
+# --- a scheduler killed in the middle of a tick -------------------------------------------------------------
+
+VICTIM = """
+import sys
+from datetime import datetime
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from helpers import build_app
+from scheduling.runner import Ticker
+from workflow.clock import FixedClock
+app = build_app(sys.argv[2], Path(sys.argv[3]), clock=FixedClock(datetime.fromisoformat(sys.argv[4])))
+print("ticking", flush=True)
+result = Ticker(app, holder="victim").tick()
+print("done", result.leader, len(result.sweep.steps), flush=True)
+"""
+KILL_CASES = 1500
+
+
+def test_scheduler_killed_mid_tick_loses_nothing_and_doubles_nothing(app, actors, database_url, data_dir):
+    fields = enterprise_fields()
+    for _ in range(KILL_CASES):
+        app.cases.create(ENTERPRISE, actors.dispatcher, fields)
+    app.clock.set(DUE)
+    victim = subprocess.Popen(
+        [sys.executable, "-c", VICTIM, str(TESTS_DIR), database_url, str(data_dir), DUE.isoformat()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while count(app, LadderStep) == 0:  # the marker: the first batch is committed
+            assert victim.poll() is None, victim.communicate()
+        victim.send_signal(signal.SIGKILL)
+        out, err = victim.communicate(timeout=60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.communicate()
+    assert victim.returncode == -signal.SIGKILL, err
+    assert "ticking" in out and "done" not in out, "the tick was over before the kill"
+
+    # what the dead tick left: whole batches committed, nothing half-done within a case
+    done = count(app, LadderStep)
+    assert 0 < done < 4 * KILL_CASES
+    with app.db.read() as conn:
+        steps_per_case = Counter(
+            n for _, n in conn.execute(
+                select(LadderStep.__table__.c.case_id, func.count()).group_by(LadderStep.__table__.c.case_id)
+            )
+        )  # fmt: skip
+        assert set(steps_per_case) == {4}
+        assert audit.verify(conn).ok
+
+    # restart: the dead holder's lease runs out, the new scheduler sweeps the rest
+    successor = Ticker(app, holder="successor")
+    ticks = 0
+    while True:
+        ticks += 1
+        result = successor.tick()
+        if result.leader:
+            break
+        assert ticks < 3, "the lease of the dead scheduler did not run out in two ticks"
+        app.clock.advance(TICK)
+    assert len(result.sweep.steps) == 4 * KILL_CASES - done
+    assert {s.action for s in result.sweep.steps} == set(TRIGGERS)
+    assert count(app, LadderStep) == 4 * KILL_CASES
+    with app.db.read() as conn:
+        events = CaseEvent.__table__
+        pairs = conn.execute(
+            select(events.c.case_id, events.c.trigger, func.count())
+            .where(events.c.trigger.in_(TRIGGERS))
+            .group_by(events.c.case_id, events.c.trigger)
+        ).all()
+        assert len(pairs) == 4 * KILL_CASES and {n for _, _, n in pairs} == {1}
+        verified = audit.verify(conn)
+        assert verified.ok and verified.events == 5 * KILL_CASES
+    app.clock.advance(TICK)
+    assert successor.tick().sweep.steps == []
+
+
+# --- APScheduler configuration ---------------------------------------------------------------------------
+
+
+def test_make_scheduler_configures_one_coalesced_tick_in_shanghai(app):
+    ticker = Ticker(app, holder="alpha")
+    scheduler = make_scheduler(ticker, blocking=False)
+    assert isinstance(scheduler, BackgroundScheduler)
+    assert scheduler.timezone == ZoneInfo("Asia/Shanghai")
+    scheduler.start(paused=True)  # job defaults are applied when the scheduler starts; nothing runs
+    try:
+        jobs = scheduler.get_jobs()
+        assert [job.id for job in jobs] == ["tick"]
+        job = jobs[0]
+        assert job.coalesce is True
+        assert job.max_instances == 1
+        assert job.misfire_grace_time is None
+        assert isinstance(job.trigger, IntervalTrigger)
+        assert job.trigger.interval == timedelta(seconds=60)
+        assert str(job.trigger.timezone) == "Asia/Shanghai"
+        assert job.func_ref == "scheduling.runner:_safe_tick"  # importable, nothing pickled (#13)
+        assert list(job.args) == [ticker]
+        assert job.next_run_time is not None and job.next_run_time.utcoffset() == timedelta(hours=8)
+        assert job.next_run_time <= datetime.now(SHANGHAI)  # the first tick at once: catch up
+    finally:
+        scheduler.shutdown(wait=False)
+    assert ticker.lease.holder_now() is None  # a paused scheduler never ticked
+
+
+def test_make_scheduler_blocking_and_tick_seconds(app):
+    ticker = Ticker(app, holder="alpha", tick_seconds=15)
+    assert ticker.lease.ttl == timedelta(seconds=30)
+    scheduler = make_scheduler(ticker, blocking=True, tick_seconds=15)
+    assert isinstance(scheduler, BlockingScheduler)
+    assert scheduler.timezone == ZoneInfo("Asia/Shanghai")
+    assert scheduler.get_job("tick").trigger.interval == timedelta(seconds=15)
