@@ -26,7 +26,9 @@ import hashlib
 import json
 import os
 import re
+import signal
 import tempfile
+import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -189,6 +191,29 @@ class _MemoCalendar(WorkingCalendar):
         if found is None:
             found = self._memo[key] = super().add(start, duration)
         return found
+
+
+class _CommitGuard:
+    """Holds Ctrl-C (SIGINT) back from just before a commit until the caller has recorded it,
+    so that an interrupt never leaves "committed but reported as not" (main thread only)."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+        self._held = False
+
+    def hold(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._held = True
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+    def release(self) -> None:
+        if self._held:
+            signal.signal(signal.SIGINT, self._previous)
+            self._held = False
 
 
 class _RowFault(Exception):
@@ -887,6 +912,19 @@ class _ImportService:
     def _store(self, plans: list[Planned], data: bytes, name: str, actor: Actor, report: ImportReport,
                valid_only: bool, progress: Progress | None) -> None:  # fmt: skip
         now = self.clock.now()
+        guard = _CommitGuard()
+        try:
+            created = self._write(plans, data, name, actor, report, valid_only, progress, now, guard)
+            if created is not None:
+                report.created, report.stored = created, True
+        finally:
+            guard.release()
+        if guard.received:
+            report.notices.append("提交时收到了中断请求（Ctrl-C）：导入已经完成，没有中断")
+
+    def _write(self, plans: list[Planned], data: bytes, name: str, actor: Actor, report: ImportReport,
+               valid_only: bool, progress: Progress | None, now: datetime, guard: "_CommitGuard") -> list[dict[str, Any]] | None:  # fmt: skip
+        """The one write transaction; the created cases, or None when nothing was written."""
         with self.db.write() as conn:
             conflicts = self._recheck(conn, plans)
             if conflicts:
@@ -896,7 +934,7 @@ class _ImportService:
                 plans = [p for p in plans if p.row not in bad]
                 report.valid_rows = len(plans)
                 if not valid_only or not plans:
-                    return
+                    return None
             self.definitions.register(conn, now)
             stored = self._keep_source(data, name)
             repo.save_evidence(conn, {"sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type,
@@ -907,8 +945,9 @@ class _ImportService:
                 self._insert(conn, chunk, numbers)
                 if progress is not None:
                     progress("write", len(chunk), len(plans))
-            report.created = [{"row": p.row, "number": numbers[id(p)], "state": p.meta["state"]} for p in plans]
-            report.stored = True
+            created = [{"row": p.row, "number": numbers[id(p)], "state": p.meta["state"]} for p in plans]
+            guard.hold()  # from the commit until it is recorded, Ctrl-C waits
+        return created
 
     def _recheck(self, conn: Connection, plans: list[Planned]) -> list[Problem]:
         """Inside the write transaction: a case registered or numbered meanwhile wins."""
@@ -975,7 +1014,7 @@ class _ImportService:
             case_rows.append({**p.meta, "number": number, "event_seq": len(events), "head_hash": prev})
             chains.append(events)
         try:
-            _bulk_insert(conn, repo.CASES, case_rows)  # ids are read back by number
+            conn.execute(insert(repo.CASES), case_rows)  # executemany; ids are read back by number
         except IntegrityError:
             raise CaseflowError("编号冲突：导入期间有其他案件使用了相同编号，请重新导入；数据库未作任何改动") from None
         by_number = dict(
@@ -995,25 +1034,9 @@ class _ImportService:
                     "position": item.position, "executor": p.executors.get(key), "done": item.done,
                     "done_by": item.done_by, "done_at": item.done_at, "evidence": list(item.evidence), "data": dict(item.data),
                 })  # fmt: skip
-        _bulk_insert(conn, repo.ITEMS, item_rows)
-        _bulk_insert(conn, repo.EVENTS, event_rows)
-
-
-def _bulk_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """One ``executemany`` of the compiled INSERT, each value converted by its column type's
-    own bind processor (JSON, UTC instants) exactly as ``conn.execute(insert(table), rows)``
-    would, without SQLAlchemy's per-row bookkeeping (a third of the import's write time)."""
-    if not rows:
-        return
-    names = list(rows[0])
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=names)
-    processors = {n: table.c[n].type.bind_processor(conn.dialect) for n in names}
-    converted = [{n: (p(r[n]) if (p := processors[n]) is not None else r[n]) for n in names} for r in rows]
-    if compiled.positional:
-        order = compiled.positiontup or []
-        conn.exec_driver_sql(compiled.string, [tuple(r[n] for n in order) for r in converted])
-    else:
-        conn.exec_driver_sql(compiled.string, converted)
+        if item_rows:
+            conn.execute(insert(repo.ITEMS), item_rows)
+        conn.execute(insert(repo.EVENTS), event_rows)
 
 
 def _counter(conn: Connection, case_type: str, year: int, *, count: int = 0, at_least: int = 0) -> int:

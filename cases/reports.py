@@ -107,7 +107,7 @@ def waiting_by_unit(
         draft_units = _responsible(row, rulebook, definitions.org.office)
         units = draft_units | open_items.get(row.id, set())
         brief = case_brief(row, definitions, conn)
-        overdue = row.ladder_level in OVERDUE_LEVELS or row.due_at <= now
+        overdue = row.due_at <= now
         due_soon = not overdue and row.due_date is not None and row.due_date <= soon
         for unit in units:
             bucket = result[unit]
@@ -129,9 +129,27 @@ def _responsible(row: Any, rulebook: Any, office: str) -> set[str]:
     return set(RELATIONS[relation](to_draft(row), rulebook.spec))
 
 
-def unit_of(row: Any) -> str | None:
-    """The unit a case is counted for in the bulletin: the lead unit, or a site's town."""
-    return row.lead_unit or row.town
+def unit_of(row: Any, definitions: Definitions) -> str | None:
+    """The unit a case is counted for in the bulletin: its lead unit; before assignment the
+    office (for workflows with a lead unit), or else the site's town."""
+    if row.lead_unit:
+        return str(row.lead_unit)
+    return unassigned_unit(row, definitions)
+
+
+def unassigned_unit(row: Any, definitions: Definitions) -> str | None:
+    """Who a case is counted for while it has no lead unit."""
+    spec = definitions.specs.get(row.type)
+    if spec is not None and "lead_unit" in spec.fields:
+        return definitions.org.office
+    return str(row.town) if row.town else None
+
+
+COUNTED = frozenset(
+    {"assign", "reassign", "accept", "return", "answer", "pass_acceptance", "approve_extension", "close", "reopen",
+     "send_back", "warn", "mark_overdue", "supervise", "list"}
+)  # fmt: skip
+"""Triggers that count in the bulletin: a unit appears in it only through one of them."""
 
 
 def bulletin(
@@ -149,17 +167,19 @@ def bulletin(
     cases = {r.id: r for r in conn.execute(select(CASES).where(CASES.c.id.in_(touched)))} if touched else {}
     durations: dict[str, list[int]] = defaultdict(list)
     for case_id in touched:
-        _count_case(conn, cases[case_id], start, end, calendar, stats, durations)
-    for row in conn.execute(select(CASES.c.lead_unit, CASES.c.town, CASES.c.ladder_level, CASES.c.id)):
-        unit = unit_of(row)
-        if unit and row.ladder_level in OVERDUE_LEVELS:
+        _count_case(conn, cases[case_id], start, end, calendar, stats, durations, definitions)
+    overdue_rows = _overdue_now(conn, definitions, now)
+    for row in overdue_rows:
+        unit = unit_of(row, definitions)
+        if unit:
             stats[unit]["current_overdue"] += 1
     ever = conn.execute(select(EVENTS.c.case_id).where(EVENTS.c.trigger == "mark_overdue").distinct())
     ever_ids = [r.case_id for r in ever]
     if ever_ids:
-        for row in conn.execute(select(CASES.c.lead_unit, CASES.c.town).where(CASES.c.id.in_(ever_ids))):
-            if unit_of(row):
-                stats[unit_of(row)]["total_overdue"] += 1  # type: ignore[index]
+        for row in conn.execute(select(CASES.c.lead_unit, CASES.c.town, CASES.c.type).where(CASES.c.id.in_(ever_ids))):
+            unit = unit_of(row, definitions)
+            if unit:
+                stats[unit]["total_overdue"] += 1
     rows = [_row(unit, s, durations.get(unit, []), definitions) for unit, s in stats.items()]
     rows.sort(
         key=lambda r: (
@@ -172,17 +192,27 @@ def bulletin(
     for rank, r in enumerate(rows, start=1):
         r["rank"] = rank
         del r["_on_time"], r["_satisfied"]
-    overdue = conn.execute(select(CASES).where(CASES.c.ladder_level.in_(OVERDUE_LEVELS)).order_by(CASES.c.due_at))
     return {
         "week": week,
         "period": f"{start_day.isoformat()} 至 {(end_day - timedelta(days=1)).isoformat()}",
         "rows": rows,
-        "overdue_cases": [case_brief(r, definitions, conn) for r in overdue],
+        "overdue_cases": [case_brief(r, definitions, conn) for r in overdue_rows],
     }
 
 
+def _overdue_now(conn: Connection, definitions: Definitions, now: datetime) -> list[Any]:
+    """Open cases past their deadline now (on a supervision-ladder clock), earliest first."""
+    rows = conn.execute(select(CASES).where(and_(CASES.c.due_at.is_not(None), CASES.c.due_at <= now)).order_by(CASES.c.due_at))
+    result = []
+    for row in rows:
+        clock = definitions.pinned(conn, row.definition_version).spec.states[row.state].clock
+        if clock is not None and clock.on_expiry == "ladder":
+            result.append(row)
+    return result
+
+
 def _count_case(conn: Connection, case: Any, start: datetime, end: datetime, calendar: WorkingCalendar,
-                stats: dict[str, dict[str, Any]], durations: dict[str, list[int]]) -> None:  # fmt: skip
+                stats: dict[str, dict[str, Any]], durations: dict[str, list[int]], definitions: Definitions) -> None:  # fmt: skip
     """Walk one case's history, counting what happened within [start, end) for its unit then."""
     due_at: datetime | None = None
     assigned_at: datetime | None = None
@@ -191,9 +221,9 @@ def _count_case(conn: Connection, case: Any, start: datetime, end: datetime, cal
         fields = (e.payload or {}).get("fields") or {}
         if e.trigger in ("assign", "reassign") and fields.get("lead_unit"):
             unit, assigned_at = fields["lead_unit"], e.at
-        unit = unit or case.town
-        inside = start <= e.at < end and unit is not None
-        s = stats[unit] if inside else None
+        counted_unit = unit or unassigned_unit(case, definitions)
+        inside = start <= e.at < end and counted_unit is not None and e.trigger in COUNTED
+        s = stats[counted_unit] if inside else None
         if s is not None:
             if e.trigger in ("assign", "reassign"):
                 s["assigned"] += 1
@@ -207,7 +237,7 @@ def _count_case(conn: Connection, case: Any, start: datetime, end: datetime, cal
                 s["completed_on_time"] += int(due_at is None or e.at <= due_at)
                 if assigned_at is not None:
                     a, b = assigned_at.astimezone(SHANGHAI).date(), e.at.astimezone(SHANGHAI).date()
-                    durations[unit].append(calendar.working_days_between(a, b))  # type: ignore[index]
+                    durations[counted_unit].append(calendar.working_days_between(a, b))  # type: ignore[index]
             elif e.trigger == "approve_extension":
                 s["extensions"] += 1
             elif e.trigger in ("close", "reopen"):

@@ -58,6 +58,11 @@ class Dispatcher:
         rows = self._claim(self.clock.now(), limit)
         report.claimed = len(rows)
         for row in rows:
+            if row.lease_until <= self.clock.now():
+                # the lease ran out while earlier rows were sent: another dispatcher may have
+                # taken this row over, so sending it now could send it twice
+                report.lost.append(row.id)
+                continue
             self._send(row, report)
         return report
 

@@ -61,7 +61,7 @@ RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "warned": (("unit", "responsible", "handler"),),
     "overdue": (("unit", "responsible", "handler"), ("unit", "responsible", "unit_head")),
     "supervised": (("unit", "responsible", "unit_head"), ("role", "", "dispatcher")),
-    "listed": (("role", "", "convenor"), ("unit", "responsible", "unit_head")),
+    "listed": (("role", "", "convenor"),),
     "raised": (("role", "", "convenor"), ("unit", "lead_unit", "unit_head")),
     "item_request": (("executors", "", "handler"),),
     "acceptance": (("unit", "town", "handler"), ("unit", "review_department", "handler"), ("role", "", "dispatcher")),
@@ -127,6 +127,10 @@ def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) 
             units = {change.rulebook.executor(k, change.draft) for k in change.rulebook.allowed_items(change.draft)}
         elif argument == "responsible":
             units = responsible_units(change, office)
+            if units == {office}:  # the office's own clock: its staff are the dispatchers
+                for user in _users(conn, cast(USERS.c.roles, String).like('%"dispatcher"%')):
+                    found.setdefault(user.username, user)
+                continue
         else:
             units = RELATIONS[argument](change.draft, change.rulebook.spec)
         units.discard(None)  # type: ignore[arg-type]

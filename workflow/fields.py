@@ -159,6 +159,8 @@ def check_inputs(
             errors[key] = f"{what}不接受字段“{key}”；可填字段：{listed}"
             continue
         if is_blank(raw):
+            if isinstance(raw, list | tuple) and fields[key].type.endswith("_list") and key not in required:
+                result[key] = []  # an explicit empty list clears the field (e.g. no co-units)
             continue
         try:
             value = normalise(fields[key], raw, org)

@@ -85,19 +85,22 @@ def import_ledger(
     with open_app() as app:
         service = ledger_service(app)
         actor = _actor(app, as_user)
+        report: ImportReport | None = None
         try:
             with progress_bar(not as_json) as advance:
                 report = service.import_ledger(
                     file, case_type, actor, dry_run=dry_run, valid_only=valid_only, progress=advance
                 )
+            if report.problems:
+                try:
+                    service.annotate(report, file, errors_path(file))
+                except OSError as exc:
+                    report.notices.append(f"无法写入问题标注文件：{exc}")
+            _finish_import(report, as_json)
         except KeyboardInterrupt:
+            if report is not None and report.stored:
+                raise Interrupted(f"输出被中断；导入已完成（{len(report.created)} 件）") from None
             raise Interrupted("导入已中断，数据库未作任何改动") from None
-        if report.problems:
-            try:
-                service.annotate(report, file, errors_path(file))
-            except OSError as exc:
-                report.notices.append(f"无法写入问题标注文件：{exc}")
-        _finish_import(report, as_json)
 
 
 def _finish_import(report: ImportReport, as_json: bool) -> None:

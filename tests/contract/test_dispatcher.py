@@ -280,12 +280,6 @@ def test_two_dispatchers_never_send_a_message_twice_while_the_leases_hold(app, s
     assert {r.id: r.attempts for r in queued(app)} == {r.id: 1 for r in total}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Dispatcher.dispatch sends every row of its batch even after the batch's lease has expired "
-    "(notifications/dispatcher.py dispatch/_send): a slow batch lets a second dispatcher claim and send the same "
-    "rows with a valid lease, and the first sends them again although no crash happened",
-)
 def test_a_dispatcher_whose_lease_ran_out_mid_batch_does_not_send_the_rest(app, second_app, actors, clock):
     add_mail_handlers(app, 3)
     assign(app, actors, lead="water")

@@ -273,11 +273,6 @@ def test_ladder_steps_reach_the_responsible_unit_and_up(app, people, clock):
     assert not {r for r, _ in got["listed"]} & {*POWER_HANDLERS, *DISPATCHERS, *DRC_HANDLERS}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: listed (挂牌督办) also goes to the responsible unit's heads; DOMAIN.md §5 names only the "
-    "convenors (notifications/recipients.py RULES['listed'])",
-)
 def test_listed_reaches_the_convenors_only(app, people, clock):
     number = new_enterprise_case(app)["number"]
     app.cases.advance(number, "assign", people.dispatcher, {"lead_unit": "power"})
@@ -289,12 +284,6 @@ def test_listed_reaches_the_convenors_only(app, people, clock):
     assert {(r.recipient, r.channel) for r in rows} == expected(*CONVENORS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ladder steps on the office's own deadlines (registered, extension_requested, answered, "
-    "follow_up, acceptance) reach nobody: recipients() looks for role 'handler'/'unit_head' in the office "
-    "(notifications/recipients.py, responsible_units + the ('unit', 'responsible', ...) rules)",
-)
 def test_a_registered_case_left_unassigned_warns_the_office(app, people, clock):
     """The clock of ``registered`` is the office's: its dispatchers are the responsible unit."""
     number = new_enterprise_case(app, town="longteng")["number"]
@@ -543,12 +532,6 @@ def test_without_smtp_configured_only_in_app_rows_are_written(database_url, data
         plain.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: co-units cannot be cleared: check_inputs drops the blank co_units=[] (workflow/fields.py "
-    "check_inputs, `if is_blank(raw): continue`), so co_units_exclude_lead (workflow/rules.py) falls back to the "
-    "stored co-units and refuses, and `store` would keep them",
-)
 def test_reassigning_without_co_units_tells_only_the_new_lead_unit(app, people):
     number = new_enterprise_case(app)["number"]
     app.cases.advance(number, "assign", people.dispatcher, {"lead_unit": "power", "co_units": ["drc"]})

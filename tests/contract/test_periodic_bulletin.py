@@ -240,12 +240,6 @@ def test_bulletin_is_sent_to_the_office_and_the_convenors_once_a_week(app, actor
     assert {r.idempotency_key.split(":")[1] for r in sent_rows()} == {WEEK, "2026-W43"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bulletin events before a case's first assignment are counted for the case's town "
-    "(cases/reports.py _count_case: `unit = unit or case.town`; unit_of() likewise): an enterprise problem the "
-    "office leaves unassigned is warned/overdue against the office's own clock, not the town's",
-)
 def test_an_unassigned_problem_is_not_held_against_its_town(app, actors, clock):
     clock.set(at("2026-10-12", 9))
     number = new_enterprise_case(app, town="longteng")["number"]  # registered: the office assigns within 1wd
@@ -257,11 +251,6 @@ def test_an_unassigned_problem_is_not_held_against_its_town(app, actors, clock):
     assert (town.get("warned", 0), town.get("overdue", 0), town.get("current_overdue", 0)) == (0, 0, 0), town
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 当前超期数 counts cases by ladder level (cases/reports.py bulletin: ladder_level in OVERDUE_LEVELS), "
-    "so a case supervised by hand before its deadline counts as overdue though it is not",
-)
 def test_a_case_supervised_by_hand_before_its_deadline_is_not_overdue(app, actors, clock):
     clock.set(at("2026-10-12", 9))
     number = new_enterprise_case(app)["number"]
@@ -274,12 +263,6 @@ def test_a_case_supervised_by_hand_before_its_deadline_is_not_overdue(app, actor
     assert (rows["drc"]["current_overdue"], rows["drc"]["total_overdue"]) == (0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: any event of a case in the week creates a bulletin row for its unit, even one that counts "
-    "nothing (cases/reports.py _count_case: `s = stats[unit] if inside` on a defaultdict), so registering a "
-    "problem puts its town in the bulletin with all zeros — ranked first (no completions counts as 100%)",
-)
 def test_registering_a_problem_adds_no_bulletin_row(app, actors, clock):
     clock.set(at("2026-10-12", 9))
     new_enterprise_case(app, town="longteng")

@@ -67,6 +67,7 @@ def test_only_the_lease_holder_sweeps(app, second_app, actors):
 
     first = alpha.tick()
     assert first.leader is True and first.sweep is not None
+    assert "dispatch_all" in first.extra  # the tick sweeps, then dispatches notifications
     assert sorted((s.case, s.action) for s in first.sweep.steps) == sorted((n, t) for n in numbers for t in TRIGGERS)
     standby = beta.tick()
     assert (standby.leader, standby.sweep, standby.extra) == (False, None, {})
@@ -167,9 +168,9 @@ def test_many_schedulers_starting_together_elect_one(app, database_url, data_dir
 
 
 def test_a_failing_tick_is_logged_and_the_next_one_runs(app, caplog, monkeypatch):
-    from scheduling import runner
-
     ticker = Ticker(app, holder="alpha")
+    scheduler = make_scheduler(ticker, blocking=False)
+    job = scheduler.get_job("tick")
     calls: list[int] = []
 
     def broken(now=None):
@@ -178,9 +179,9 @@ def test_a_failing_tick_is_logged_and_the_next_one_runs(app, caplog, monkeypatch
 
     monkeypatch.setattr(app.sweeper, "sweep", broken)
     with caplog.at_level(logging.ERROR, logger="caseflow.scheduler"):
-        runner._safe_tick(ticker)
+        job.func(*job.args)  # what the scheduler runs: it must not raise
     assert calls == [1]
-    assert any("tick failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert any(r.exc_info and "database went away" in str(r.exc_info[1]) for r in caplog.records)
     monkeypatch.undo()
     assert ticker.tick().leader is True
 
@@ -275,22 +276,25 @@ def test_make_scheduler_configures_one_coalesced_tick_in_shanghai(app):
     assert scheduler.timezone == ZoneInfo("Asia/Shanghai")
     scheduler.start(paused=True)  # job defaults are applied when the scheduler starts; nothing runs
     try:
-        jobs = scheduler.get_jobs()
-        assert [job.id for job in jobs] == ["tick"]
-        job = jobs[0]
-        assert job.coalesce is True
-        assert job.max_instances == 1
-        assert job.misfire_grace_time is None
-        assert isinstance(job.trigger, IntervalTrigger)
-        assert job.trigger.interval == timedelta(seconds=60)
-        assert str(job.trigger.timezone) == "Asia/Shanghai"
-        assert job.func_ref == "scheduling.runner:_safe_tick"  # importable, nothing pickled (#13)
-        assert list(job.args) == [ticker]
-        assert job.next_run_time is not None and job.next_run_time.utcoffset() == timedelta(hours=8)
-        assert job.next_run_time <= datetime.now(SHANGHAI)  # the first tick at once: catch up
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"tick", "digest", "bulletin"}
+        for job in jobs.values():  # PITFALLS #11: never dropped as misfired, never doubled
+            assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None), job.id
+            assert str(job.trigger.timezone) == "Asia/Shanghai", job.id  # #12
+            assert ":" in job.func_ref  # an importable module:function (#13)
+        tick = jobs["tick"]
+        assert isinstance(tick.trigger, IntervalTrigger)
+        assert tick.trigger.interval == timedelta(seconds=60)
+        assert list(tick.args) == [ticker.tick]
+        assert tick.next_run_time is not None and tick.next_run_time.utcoffset() == timedelta(hours=8)
+        assert tick.next_run_time <= datetime.now(SHANGHAI)  # the first tick at once: catch up
+        friday = datetime(2026, 10, 9, 9, 0, tzinfo=SHANGHAI)
+        assert jobs["digest"].trigger.get_next_fire_time(None, friday) == datetime(2026, 10, 10, 8, 30, tzinfo=SHANGHAI)
+        assert jobs["bulletin"].trigger.get_next_fire_time(None, friday) == datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)
+        assert list(jobs["digest"].args) == [ticker.digest] and list(jobs["bulletin"].args) == [ticker.bulletin]
     finally:
         scheduler.shutdown(wait=False)
-    assert ticker.lease.holder_now() is None  # a paused scheduler never ticked
+    assert ticker.lease.holder_now() is None  # a paused scheduler never ran a job
 
 
 def test_make_scheduler_blocking_and_tick_seconds(app):

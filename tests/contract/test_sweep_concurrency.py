@@ -25,6 +25,7 @@ import pytest
 from helpers import ENTERPRISE, build_app, enterprise_fields, standard_actors
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from cases import audit
 from cases.models import Case, CaseEvent, LadderStep
@@ -111,12 +112,14 @@ def copy_url(template: Template, request, tmp_path) -> Iterator[str]:
 # --- checking ------------------------------------------------------------------------------------
 
 
-def assert_each_escalation_once(url: str, data_dir: Path, reported: list[tuple[str, str]]) -> None:
-    """Events, ladder rows, case rows and the audit chain all say: four steps per case, once."""
+def assert_each_escalation_once(url: str, data_dir: Path, reported: list[tuple[str, str]], complete: bool = True) -> None:
+    """Events, ladder rows, case rows and the audit chain all say: four steps per case, once.
+    ``complete``: every sweeper returned its report (none gave up part-way)."""
     app = build_app(url, data_dir, clock=FixedClock(NOW))
     try:
-        assert len(reported) == CASES * 4, Counter(Counter(reported).values())
         assert len(set(reported)) == len(reported), "a step was reported by two sweepers"
+        if complete:
+            assert len(reported) == CASES * 4, Counter(Counter(reported).values())
         cases, events, steps = Case.__table__, CaseEvent.__table__, LadderStep.__table__
         with app.db.read() as conn:
             per_pair = conn.execute(
@@ -168,19 +171,31 @@ def assert_each_escalation_once(url: str, data_dir: Path, reported: list[tuple[s
 # --- threads ---------------------------------------------------------------------------------------
 
 
+def _locked(exc: BaseException) -> bool:
+    """SQLite's busy timeout ran out: a writer waited longer than 30 s for the lock."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
 @pytest.mark.parametrize("sweepers", [2, 4])
 def test_concurrent_thread_sweeps_escalate_each_case_once(template, copy_url, sweepers):
+    """On a loaded machine a SQLite sweeper may give up with "database is locked" (SQLite writers
+    are not served in turn; see the report): it then leaves whole batches only, and the next
+    sweep, like the next tick, completes the work — still each step exactly once."""
     apps = [build_app(copy_url, template.data_dir, clock=FixedClock(NOW)) for _ in range(sweepers)]
     start = threading.Barrier(sweepers, timeout=60)
     reports: list = [None] * sweepers
     failures: list[str] = []
+    locked: list[int] = []
 
     def run(index: int) -> None:
         try:
             start.wait()
             reports[index] = apps[index].sweeper.sweep()
-        except BaseException:  # noqa: BLE001 - reported below with the traceback
-            failures.append(traceback.format_exc())
+        except BaseException as exc:  # noqa: BLE001 - reported below with the traceback
+            if template.backend == "sqlite" and _locked(exc):
+                locked.append(index)
+            else:
+                failures.append(traceback.format_exc())
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(sweepers)]
     try:
@@ -193,9 +208,16 @@ def test_concurrent_thread_sweeps_escalate_each_case_once(template, copy_url, sw
         for app in apps:
             app.close()
     assert not failures, failures[0]
-    assert all(report.now == NOW for report in reports)
-    reported = [(s.case, s.action) for report in reports for s in report.steps]
-    assert_each_escalation_once(copy_url, template.data_dir, reported)
+    assert len(locked) < sweepers, "every sweeper gave up"
+    assert all(report.now == NOW for report in reports if report is not None)
+    reported = [(s.case, s.action) for report in reports if report is not None for s in report.steps]
+    if locked:
+        app = build_app(copy_url, template.data_dir, clock=FixedClock(NOW))
+        try:
+            reported += [(s.case, s.action) for s in app.sweeper.sweep().steps]
+        finally:
+            app.close()
+    assert_each_escalation_once(copy_url, template.data_dir, reported, complete=not locked)
 
 
 def test_sweeps_racing_dispatchers_never_escalate_a_new_deadline(template, copy_url):
@@ -212,7 +234,13 @@ def test_sweeps_racing_dispatchers_never_escalate_a_new_deadline(template, copy_
     def sweep(app) -> None:
         try:
             start.wait()
-            reports.append(app.sweeper.sweep())
+            for attempt in range(5):  # a sweep that gave up on SQLite's lock runs again, like the next tick
+                try:
+                    reports.append(app.sweeper.sweep())
+                    break
+                except OperationalError as exc:
+                    if not (template.backend == "sqlite" and _locked(exc)) or attempt == 4:
+                        raise
         except BaseException:  # noqa: BLE001
             failures.append(traceback.format_exc())
 
@@ -220,7 +248,13 @@ def test_sweeps_racing_dispatchers_never_escalate_a_new_deadline(template, copy_
         try:
             start.wait()
             for number in numbers:
-                apps[2].cases.advance(number, "assign", dispatcher, {"lead_unit": "power"})
+                for attempt in range(5):  # a user retries when SQLite's busy timeout ran out
+                    try:
+                        apps[2].cases.advance(number, "assign", dispatcher, {"lead_unit": "power"})
+                        break
+                    except OperationalError as exc:
+                        if not (template.backend == "sqlite" and _locked(exc)) or attempt == 4:
+                            raise
         except BaseException:  # noqa: BLE001
             failures.append(traceback.format_exc())
 
@@ -238,6 +272,7 @@ def test_sweeps_racing_dispatchers_never_escalate_a_new_deadline(template, copy_
         app = apps[0]
         reported = [(s.case, s.action) for report in reports for s in report.steps]
         assert len(set(reported)) == len(reported)
+        complete = len(reports) == 2  # no sweep gave up part-way
         for number in numbers:
             history = app.cases.history(number)
             triggers = [e["trigger"] for e in history]
@@ -253,13 +288,20 @@ def test_sweeps_racing_dispatchers_never_escalate_a_new_deadline(template, copy_
             )
         with app.db.read() as conn:
             steps = LadderStep.__table__
-            assert conn.execute(select(func.count()).select_from(steps)).scalar_one() == len(
-                reported
-            )
+            ladder_rows = conn.execute(select(func.count()).select_from(steps)).scalar_one()
+            assert ladder_rows == len(reported) if complete else ladder_rows >= len(reported)
+            events = CaseEvent.__table__
+            per_pair = conn.execute(
+                select(events.c.case_id, events.c.trigger, func.count())
+                .where(events.c.trigger.in_(TRIGGERS))
+                .group_by(events.c.case_id, events.c.trigger)
+            ).all()
+            assert {n for _, _, n in per_pair} == {1} and len(per_pair) == ladder_rows
             assert conn.execute(select(func.max(steps.c.deadline_seq))).scalar_one() == 1
             assert audit.verify(conn).ok
         untouched = [s for s in reported if s[0] not in set(numbers)]
-        assert len(untouched) == (CASES - len(numbers)) * 4
+        if complete:
+            assert len(untouched) == (CASES - len(numbers)) * 4
         assert app.sweeper.sweep(NOW).steps == []
     finally:
         for app in apps:

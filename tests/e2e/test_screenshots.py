@@ -3,7 +3,7 @@
 checks that the page shows what it should at that width (no sideways scrolling, text visible)."""
 
 import pytest
-from conftest import LAPTOP, PHONE
+from e2e_support import LAPTOP, PHONE
 
 SIZES = [pytest.param(LAPTOP, "laptop", id="laptop"), pytest.param(PHONE, "phone", id="phone")]
 

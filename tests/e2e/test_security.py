@@ -3,7 +3,7 @@ nothing changed) when posting anyway; forms without this session's CSRF token ar
 session cookie's attributes; sign-in failures and the lock-out; sign-out ends the session;
 titles with ``<script>`` are shown as text; administration is for admins."""
 
-from conftest import SCRIPT_TITLE
+from e2e_support import SCRIPT_TITLE
 from playwright.sync_api import expect
 
 from caseflow.demo import DEMO_PASSWORD

@@ -6,7 +6,7 @@ dashboard; registering a case; the inbox. Each step checks what the page shows."
 import hashlib
 import re
 
-from conftest import PHONE, photo_png
+from e2e_support import PHONE, photo_png
 from playwright.sync_api import expect
 
 from cases.dashboard import AuditFilter, Dashboard

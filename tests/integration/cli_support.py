@@ -9,7 +9,7 @@ A subprocess costs most of a second (interpreter and imports), so:
 
 - the schema and the standard users are made once per session with ``caseflow init`` and
   ``caseflow user add`` (``template_db``); each module or test then gets its own copy of that
-  SQLite file (``clone_database``), which is a plain file copy, not a command;
+  SQLite file (``clone_database``, a SQLite backup: no command needed);
 - commands that do not depend on each other run concurrently (``Cli.run_all``): two cores
   halve the wall time, and concurrent writers exercise the database locking for free.
 """
@@ -337,5 +337,3 @@ def write_evidence_files(directory: Path) -> EvidenceFiles:
         path.write_bytes(data)
         paths[key] = path
     return EvidenceFiles(**paths)
-
-

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cli_support import (
     INVOCATIONS,
     USERS,

@@ -4,7 +4,6 @@ import re
 from typing import Any
 
 import pytest
-
 from cli_support import (
     COLLECTOR,
     ENTERPRISE,
@@ -106,14 +105,15 @@ def valid_codes(module_db: Cli) -> dict[str, Any]:
     # VALID_USCC[1] is also the code of ENTERPRISE_FIELDS, used by every other test
     given = {"plain": VALID_USCC[0], "spaced_lower": " 9134 0600ma2pbm9hxd "}
     results = module_db.run_all(
-        {key: new_args(ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "uscc": code}) + ["--json"] for key, code in given.items()}
+        {
+            key: new_args(ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "uscc": code}) + ["--json"]
+            for key, code in given.items()
+        }
     )
     return {key: assert_ok(result).json() for key, result in results.items()}
 
 
-@pytest.mark.parametrize(
-    ("key", "stored"), [("plain", VALID_USCC[0]), ("spaced_lower", VALID_USCC[1])]
-)
+@pytest.mark.parametrize(("key", "stored"), [("plain", VALID_USCC[0]), ("spaced_lower", VALID_USCC[1])])
 def test_valid_credit_codes_are_accepted_normalised(valid_codes: dict[str, Any], key: str, stored: str) -> None:
     case = valid_codes[key]
     assert QY_NUMBER.match(case["number"])
@@ -123,13 +123,22 @@ def test_valid_credit_codes_are_accepted_normalised(valid_codes: dict[str, Any],
 # key → (type, user, fields, words the one-line reason must contain)
 REFUSED: dict[str, tuple[str, str, dict[str, str], tuple[str, ...]]] = {
     "uscc_check_character": (
-        ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "uscc": "914403001922038217"}, ("uscc", "校验位", "第18位应为“6”")
+        ENTERPRISE,
+        COLLECTOR,
+        {**ENTERPRISE_FIELDS, "uscc": "914403001922038217"},
+        ("uscc", "校验位", "第18位应为“6”"),
     ),
     "uscc_letter_o": (
-        ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "uscc": "91340600MA2PBM9HXO"}, ("uscc", "第18位", "“O”", "不是允许的字符")
+        ENTERPRISE,
+        COLLECTOR,
+        {**ENTERPRISE_FIELDS, "uscc": "91340600MA2PBM9HXO"},
+        ("uscc", "第18位", "“O”", "不是允许的字符"),
     ),
     "missing_required": (
-        ENTERPRISE, COLLECTOR, {k: v for k, v in ENTERPRISE_FIELDS.items() if k != "description"}, ("description", "缺少")
+        ENTERPRISE,
+        COLLECTOR,
+        {k: v for k, v in ENTERPRISE_FIELDS.items() if k != "description"},
+        ("description", "缺少"),
     ),
     "unknown_field": (ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "colour": "red"}, ("colour",)),
     "unknown_town": (ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "town": "火星镇"}, ("town", "火星镇")),
@@ -140,10 +149,12 @@ REFUSED: dict[str, tuple[str, str, dict[str, str], tuple[str, ...]]] = {
 }
 RAW_REFUSED: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "field_without_equals": (
-        ["case", "new", ENTERPRISE, "--as", COLLECTOR, *field_args(ENTERPRISE_FIELDS), "--field", "industry"], ("KEY=VALUE",)
+        ["case", "new", ENTERPRISE, "--as", COLLECTOR, *field_args(ENTERPRISE_FIELDS), "--field", "industry"],
+        ("KEY=VALUE",),
     ),
     "uscc_json": (
-        [*new_args(ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "uscc": "914403001922038217"}), "--json"], ("校验位",)
+        [*new_args(ENTERPRISE, COLLECTOR, {**ENTERPRISE_FIELDS, "uscc": "914403001922038217"}), "--json"],
+        ("校验位",),
     ),
 }
 

@@ -9,11 +9,9 @@ reason and an error document, and none may change the case."""
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cli_support import (
     COLLECTOR,
     ENTERPRISE,
@@ -50,27 +48,61 @@ class Step:
     """The state after the step; None for a step that must be refused."""
     human: bool = False
     """Run without ``--json`` (the human output is checked instead)."""
+    expected_version: int | None = None
 
 
 STEPS = (
-    Step("assign", OFFICE, "assign", {
-        "lead_unit": "市供电公司", "co_units": "市自然资源和规划局,市财政局", "class": "simple",
-        "instructions": "请会同协办单位于期限内答复企业",
-    }, "请主办单位牵头办理", "assigned"),  # fmt: skip
+    Step(
+        "assign",
+        OFFICE,
+        "assign",
+        {
+            "lead_unit": "市供电公司",
+            "co_units": "市自然资源和规划局,市财政局",
+            "class": "simple",
+            "instructions": "请会同协办单位于期限内答复企业",
+        },
+        "请主办单位牵头办理",
+        "assigned",
+    ),
     Step("co_accept_resources", RESOURCES, "co_accept", state="assigned"),
-    Step("accept", POWER, "accept", {"__expected_version": "3"}, "已签收", "in_progress"),
+    Step("accept", POWER, "accept", comment="已签收", state="in_progress", expected_version=3),
     Step("co_accept_finance", FINANCE, "co_accept", state="in_progress", human=True),
     Step("co_feedback_resources", RESOURCES, "co_feedback", {"reply": "用地手续已核实，无障碍"}, state="in_progress"),
-    Step("request_extension", POWER, "request_extension", {"reason": "需协调施工停电窗口", "days": "5"}, state="extension_requested"),
+    Step(
+        "request_extension",
+        POWER,
+        "request_extension",
+        {"reason": "需协调施工停电窗口", "days": "5"},
+        state="extension_requested",
+    ),
     Step("approve_extension", OFFICE, "approve_extension", {"days": "3"}, "同意延期3个工作日", "in_progress"),
     Step("answer_too_early", POWER, "answer", {"result": "resolved", "reply": "已增容", "signed_by": "供电公司负责人"}),
     Step("co_feedback_finance", FINANCE, "co_feedback", {"reply": "可申报技改补贴"}, state="in_progress"),
-    Step("answer", POWER, "answer", {"result": "resolved", "reply": "已完成线路改造，增容到位", "signed_by": "供电公司负责人"}, state="answered"),
+    Step(
+        "answer",
+        POWER,
+        "answer",
+        {"result": "resolved", "reply": "已完成线路改造，增容到位", "signed_by": "供电公司负责人"},
+        state="answered",
+    ),
     Step("send_back", OFFICE, "send_back", {"reason": "答复未说明接电时间"}, state="in_progress"),
-    Step("answer_again", POWER, "answer", {"result": "resolved", "reply": "已于9月30日接电", "signed_by": "供电公司负责人"}, state="answered"),
+    Step(
+        "answer_again",
+        POWER,
+        "answer",
+        {"result": "resolved", "reply": "已于9月30日接电", "signed_by": "供电公司负责人"},
+        state="answered",
+    ),
     Step("approve_answer", OFFICE, "approve_answer", state="follow_up"),
     Step("reopen", OFFICE, "reopen", {"satisfaction": "不满意", "reason": "企业反映仍有跳闸"}, state="in_progress"),
-    Step("answer_third", POWER, "answer", {"result": "partially_resolved", "reply": "已更换开关，持续观察", "signed_by": "供电公司负责人"}, state="answered"),
+    Step(
+        "answer_third",
+        POWER,
+        "answer",
+        {"result": "partially_resolved", "reply": "已更换开关，持续观察", "signed_by": "供电公司负责人"},
+        state="answered",
+    ),
     Step("approve_answer_again", OFFICE, "approve_answer", state="follow_up"),
     Step("close", OFFICE, "close", {"satisfaction": "满意"}, "回访企业满意，予以销号", "closed"),
 )
@@ -128,10 +160,9 @@ def walk(module_db: Cli, evidence: EvidenceFiles) -> Walk:
     number = created["number"]
     results, docs, refused, after_refusals = {}, {}, {}, {}
     for step in STEPS:
-        fields = {k: v for k, v in step.fields.items() if not k.startswith("__")}
-        args = ["case", "advance", number, step.trigger, "--as", step.user, *field_args(fields)]
-        if "__expected_version" in step.fields:
-            args += ["--expected-version", step.fields["__expected_version"]]
+        args = ["case", "advance", number, step.trigger, "--as", step.user, *field_args(step.fields)]
+        if step.expected_version is not None:
+            args += ["--expected-version", str(step.expected_version)]
         if step.comment:
             args += ["--comment", step.comment]
         result = module_db.run(*args) if step.human else module_db.run(*args, "--json")
@@ -217,7 +248,10 @@ def test_allowed_triggers_are_those_of_the_acting_user(walk: Walk) -> None:
 
 def test_handling_deadlines(walk: Walk) -> None:
     # class simple: 5wd counted from the assignment on 2026-09-30 (10-01..07 holiday, 10-10 worked)
-    assert (walk.docs["accept"]["due_date"], walk.docs["accept"]["due_at"]) == ("2026-10-13", "2026-10-14T00:00:00+08:00")
+    assert (walk.docs["accept"]["due_date"], walk.docs["accept"]["due_at"]) == (
+        "2026-10-13",
+        "2026-10-14T00:00:00+08:00",
+    )
     # three working days granted move the handling deadline on
     assert walk.docs["approve_extension"]["due_date"] == "2026-10-16"
     assert walk.docs["close"]["due_date"] is None and walk.docs["close"]["due_at"] is None
@@ -332,7 +366,7 @@ def test_refusals_change_nothing(walk: Walk) -> None:
 
 def test_the_current_expected_version_is_accepted(walk: Walk) -> None:
     accept = next(s for s in STEPS if s.label == "accept")
-    assert accept.fields["__expected_version"] == "3"
+    assert accept.expected_version == 3
     assert walk.docs["accept"]["version"] == 4
 
 

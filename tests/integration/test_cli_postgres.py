@@ -4,7 +4,6 @@
 from pathlib import Path
 
 import pytest
-
 from cli_support import (
     COLLECTOR,
     ENTERPRISE,

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-
 from cli_support import (
     COLLECTOR,
     ENTERPRISE,

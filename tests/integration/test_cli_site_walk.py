@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cli_support import (
     ECOLOGY,
     FAKE_NOW,
@@ -70,13 +69,17 @@ def site(module_db: Cli, evidence: EvidenceFiles) -> SiteWalk:
     docs["start_verification"] = cli.json(*advance("start_verification", TOWN))
     refused |= cli.run_all(
         {
-            "bad_date": advance("classify_rectify", OFFICE, *field_args({"items": "business_license", "deadline": "2026-02-30"})),
+            "bad_date": advance(
+                "classify_rectify", OFFICE, *field_args({"items": "business_license", "deadline": "2026-02-30"})
+            ),
             "deadline_too_late": advance(
                 "classify_rectify", OFFICE, *field_args({"items": "business_license", "deadline": "2027-03-01"})
             ),
         }
     )
-    docs["classify_ban"] = cli.json(*advance("classify_ban", OFFICE, *field_args({"plan": "依法取缔，落实两断三清", "cut_gas": "yes"})))
+    docs["classify_ban"] = cli.json(
+        *advance("classify_ban", OFFICE, *field_args({"plan": "依法取缔，落实两断三清", "cut_gas": "yes"}))
+    )
     png = ["--evidence", str(evidence.png)]
     refused |= cli.run_all(
         {
@@ -194,9 +197,7 @@ def test_every_item_is_done_by_its_executor_with_its_evidence(site: SiteWalk, ev
 
 
 def test_evidence_files_are_stored_under_the_data_dir(site: SiteWalk, evidence: EvidenceFiles) -> None:
-    stored = {
-        hashlib.sha256(p.read_bytes()).hexdigest() for p in site.cli.data_dir.rglob("*") if p.is_file()
-    }
+    stored = {hashlib.sha256(p.read_bytes()).hexdigest() for p in site.cli.data_dir.rglob("*") if p.is_file()}
     for path in (evidence.png, evidence.png2, evidence.pdf, evidence.jpeg):
         assert sha256(path) in stored, path.name
     assert sha256(evidence.text) not in stored

@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-
 from cli_support import OFFICE, USERS, Cli, Result, add_user_args, assert_ok, assert_refused
 
 STRONG_PASSWORD = "Tongcheng-2026!"
@@ -14,7 +13,9 @@ REFUSALS: dict[str, tuple[list[str], str | None, tuple[str, ...]]] = {
     "unknown_role": (add_user_args("ghost_role", "power", ["handler", "boss"]), None, ("boss",)),
     "duplicate_name": (add_user_args(OFFICE, "power", ["handler"]), None, (OFFICE, "已被使用")),
     "weak_password": (
-        [*add_user_args("ghost_weak", "power", ["handler"]), "--password-stdin"], "password1\n", ("密码",)
+        [*add_user_args("ghost_weak", "power", ["handler"]), "--password-stdin"],
+        "password1\n",
+        ("密码",),
     ),
 }
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from cli_support import ENTERPRISE, SITE, Cli, Result, assert_ok, assert_refused
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "config" / "workflows"
@@ -81,7 +80,9 @@ def test_check_names_file_and_key_of_a_transition_to_an_unknown_state(runs: dict
 
 def test_check_names_file_and_key_of_an_unknown_guard(runs: dict[str, Any]) -> None:
     broken = runs["dirs"]["bad_guard"] / "workflows" / FILES[ENTERPRISE].name
-    assert_refused(runs["results"]["check_bad_guard"], str(broken), f"transitions[{runs['answer']}].guards", "moon_is_full")
+    assert_refused(
+        runs["results"]["check_bad_guard"], str(broken), f"transitions[{runs['answer']}].guards", "moon_is_full"
+    )
 
 
 def _graph(result: Result) -> str:
