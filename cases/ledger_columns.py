@@ -1,14 +1,18 @@
-"""The columns of a ledger (台账) and how a clerk's cell values become field inputs.
+"""The columns of a ledger (台账), how a clerk's cells become field inputs, and reading the sheet.
 
 One ``Column`` per column of the template and of the export, with the header a clerk usually
-writes and its other common names. ``columns(spec)`` gives them for a workflow type; headers are
+writes and its other common names; ``columns(case_type)`` gives them in order. Headers are
 matched loosely (``header_key``: full-width folded, spaces and line breaks dropped, required
-markers ``*`` and ``(必填)`` dropped). Cell values are read by ``Reader``: credit codes and account
-numbers stored as numbers are turned back into text, dates are accepted as Excel dates or as text
-in the usual Chinese forms, enumerations by their value or their Chinese label, departments by
-code, name, alias, region code or an unambiguous short name. Deciding whether the values are
-valid for a case is left to ``workflow`` (``check_inputs``, ``Rulebook.decide``); reading and
-writing workbooks is ``cases.ledger``'s job.
+markers ``*``/``(必填)`` and bracketed notes dropped). ``Vocabulary`` reads enumerations by value
+or Chinese label and departments by code, name, alias, region code or an unambiguous short name;
+``read_code`` recovers credit codes and account numbers that Excel stored as numbers;
+``read_date`` takes Excel dates, serial numbers and the usual written forms (year first).
+
+``LedgerSheet`` finds the sheet and its header row (title rows above it, two-row headers,
+merged cells — read from the sheet XML, which read-only openpyxl skips — filled in as a clerk
+sees them) and yields the data rows; for large sheets it does all of that in a child process
+so that parsing overlaps with validation. Whether values are valid for a case is ``workflow``'s
+decision; what an import or export does with them is ``cases.ledger``'s.
 """
 
 import multiprocessing
