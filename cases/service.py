@@ -23,7 +23,14 @@ from workflow import ladder
 from workflow.calendar import WorkingCalendar
 from workflow.case import CaseDraft
 from workflow.clock import SHANGHAI, Clock
-from workflow.errors import GuardFailed, InvalidInput, NotFound, PermissionDenied, VersionConflict
+from workflow.errors import (
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TransitionNotAllowed,
+    VersionConflict,
+)
 from workflow.fields import check_inputs
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
@@ -141,7 +148,11 @@ class CaseService:
                 if checked:
                     raise InvalidInput("evidence", "督办操作不接受证明材料")
                 return self._raise_by_hand(conn, row, items, draft, rulebook, trigger, actor, fields or {}, note, now)
-            decision = rulebook.decide(draft, trigger, actor, fields or {}, now, [f.sha256 for f in checked])
+            try:
+                decision = rulebook.decide(draft, trigger, actor, fields or {}, now, [f.sha256 for f in checked])
+            except TransitionNotAllowed as refused:  # list what this actor may do, the ladder included
+                allowed = self._view(row, draft, rulebook, actor)["allowed_triggers"]
+                raise TransitionNotAllowed(refused.trigger, refused.state, allowed) from None
             payload: dict[str, Any] = {"fields": decision.inputs, "unit": actor.department}
             if draft.signals:
                 payload["signals"] = list(draft.signals)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy.exc import IntegrityError
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cases import repository as repo
@@ -81,22 +82,25 @@ class UserService:
         if phone is not None and not re.fullmatch(r"\+?\d{5,20}", phone):
             raise InvalidInput("phone", f"手机号“{phone}”格式不正确")
         wanted = check_channels(channels if channels is not None else ["inapp", "email"])
-        with self.db.write() as conn:
-            if repo.find_user(conn, username) is not None:
-                raise InvalidInput("username", f"用户名“{username}”已被使用")
-            values = {
-                "username": username,
-                "display_name": display_name or username,
-                "department": dept,
-                "roles": sorted(role_set),
-                "password_hash": password_hash,
-                "email": email,
-                "phone": phone,
-                "channels": wanted,
-                "active": True,
-                "created_at": self.clock.now(),
-            }
-            repo.insert_user(conn, values)
+        try:
+            with self.db.write() as conn:
+                if repo.find_user(conn, username) is not None:
+                    raise InvalidInput("username", f"用户名“{username}”已被使用")
+                values = {
+                    "username": username,
+                    "display_name": display_name or username,
+                    "department": dept,
+                    "roles": sorted(role_set),
+                    "password_hash": password_hash,
+                    "email": email,
+                    "phone": phone,
+                    "channels": wanted,
+                    "active": True,
+                    "created_at": self.clock.now(),
+                }
+                repo.insert_user(conn, values)
+        except IntegrityError:  # another registration of the same name won the race
+            raise InvalidInput("username", f"用户名“{username}”已被使用") from None
         return self._view(values)
 
     def set_channels(self, username: str, channels: list[str]) -> dict[str, Any]:

@@ -161,4 +161,5 @@ class PayloadTooLarge(CaseflowError):
     http_status = 413
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"上传内容超过大小上限（{limit // (1024 * 1024)} MB）", {"limit_bytes": limit})
+        size = f"{limit / (1024 * 1024):.1f} MB" if limit >= 1024 * 1024 else f"{limit / 1024:.1f} KB"
+        super().__init__(f"上传内容超过大小上限（{size}）", {"limit_bytes": limit})

@@ -104,15 +104,6 @@ def test_user_without_password_cannot_sign_in(app, actors):
 
 def test_concurrent_registrations_of_one_name(app, request):
     """Eight sign-ups of the same name at once: one wins, the others are told the name is taken."""
-    if not app.db.is_sqlite:  # SQLite's BEGIN IMMEDIATE serialises the check and the insert
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="BUG: UserService.add (cases/users.py) checks then inserts; on PostgreSQL the "
-                "losers of a race get sqlalchemy IntegrityError instead of InvalidInput('username')",
-            )
-        )
     start = threading.Barrier(8, timeout=60)
 
     def add(_: int) -> str:

@@ -329,10 +329,10 @@ def _process_sweeper(url: str, data_dir: str, barrier, results) -> None:
         barrier.abort()
 
 
+@pytest.mark.parametrize("template", [pytest.param("postgresql", id="pg", marks=pytest.mark.postgres)], indirect=True)
 @pytest.mark.parametrize("sweepers", [2, 4])
 def test_concurrent_process_sweeps_escalate_each_case_once(template, copy_url, sweepers):
-    if template.backend != "postgresql":
-        pytest.skip("separate processes run against PostgreSQL (SQLite: threads)")
+    assert template.backend == "postgresql"
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(sweepers, timeout=120), ctx.Queue()
     children = [

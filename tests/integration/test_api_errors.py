@@ -279,14 +279,6 @@ def test_transition_not_allowed_lists_what_the_caller_may_do(api_env: ApiEnv, as
             assert name in body["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: for a dispatcher, 409 transition_not_allowed details.allowed leaves out the manual "
-        "supervision triggers (supervise, list) that GET /api/cases/{n} lists in allowed_triggers "
-        "(cases/service.py advance: TransitionNotAllowed is built by rulebook.decide without _view's additions)"
-    ),
-)
 def test_transition_not_allowed_for_the_office_matches_its_allowed_triggers(
     api_env: ApiEnv, assigned: str, office: ApiClient
 ) -> None:
@@ -351,10 +343,6 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(api_env: ApiEnv, cleari
     assert ok.status_code == 200, ok.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the 413 message rounds the limit down to whole MB: a limit under 1 MB reads '（0 MB）' (workflow/errors.py PayloadTooLarge)",
-)
 def test_413_message_states_the_real_limit(api_env: ApiEnv, clearing: str, small_uploads: int) -> None:
     water = api_env.client("err_water", "water", ("handler",))
     body = error_of(
@@ -572,16 +560,6 @@ def test_too_many_failures_per_address_is_429(app: App, clock: FixedClock, proxi
 # --- found by the schema fuzzer (test_api_schema_fuzz.py) -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a JSON body that is not UTF-8 gets FastAPI's 400 passed through as "
-        '{"error": "http_error", "message": "There was an error parsing the body"} — a status INTERFACES.md '
-        "does not list, an English message, no field; and a body that is not JSON is a 422 naming a field "
-        '"1" with the English reason "JSON decode error" (web/api/errors.py: map 400 to 422 invalid_input, '
-        'and name loc ("body", <int>) "body" with a Chinese reason)'
-    ),
-)
 def test_a_body_that_is_not_utf8_or_not_json_is_422_naming_the_body(api_env: ApiEnv, office: ApiClient) -> None:
     before = count(api_env.app, Case)
     for raw in (b'{"type": "\xe9"}', b"{not json"):
@@ -592,13 +570,6 @@ def test_a_body_that_is_not_utf8_or_not_json_is_422_naming_the_body(api_env: Api
     assert count(api_env.app, Case) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the OpenAPI document lists neither 429 for POST /api/auth/token nor 413 for the upload "
-        "endpoint (web/api/schemas.py ERRORS has 401/403/404/409/422 only; add 413 and 429)"
-    ),
-)
 def test_openapi_documents_429_and_413(api_env: ApiEnv) -> None:
     with api_env.anonymous() as anon:
         paths = anon.get("/api/openapi.json").json()["paths"]
@@ -606,14 +577,6 @@ def test_openapi_documents_429_and_413(api_env: ApiEnv) -> None:
     assert "413" in paths["/api/cases/{number}/items/{item}"]["post"]["responses"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a form field 'evidence' that is not a file gives a 422 whose field reason is pydantic's "
-        "English text ('Value error, Expected UploadFile, received: ...') (web/api/errors.py _chinese: "
-        "translate value_error / is_instance_of)"
-    ),
-)
 def test_evidence_that_is_not_a_file_is_named_in_chinese(api_env: ApiEnv, clearing: str) -> None:
     water = api_env.client("err_water", "water", ("handler",))
     with unchanged(api_env, clearing):

@@ -4,7 +4,11 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cases.service import Upload
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
@@ -64,15 +68,63 @@ def show_case(number: NumberPath, app: AppDep, actor: ActorDep) -> Any:
     return app.cases.show(number, actor)
 
 
-@router.post("/cases/{number}/actions/{trigger}", response_model=CaseView, summary="执行操作")
-def act(
-    number: NumberPath, trigger: TriggerPath, body: ActionRequest, app: AppDep, actor: ActorDep, request: Request,
+_ACTION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ActionRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "fields": {"type": "string", "description": "字段，JSON 对象"},
+                        "comment": {"type": "string", "maxLength": 2000},
+                        "expected_version": {"type": "integer", "minimum": 1},
+                        "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/cases/{number}/actions/{trigger}",
+    response_model=CaseView,
+    summary="执行操作（JSON；需要证明材料的操作用 multipart 上传 evidence）",
+    openapi_extra=_ACTION_BODY,
+)
+async def act(
+    number: NumberPath, trigger: TriggerPath, app: AppDep, actor: ActorDep, request: Request,
     key: IdempotencyKeyHeader = None,
 ) -> Any:  # fmt: skip
-    return Idempotency(app, actor, key, request).run(
+    uploads: list[Upload] = []
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=MAX_FILES, max_fields=20) as form:
+            files = [f for f in form.getlist("evidence") if isinstance(f, StarletteUploadFile)]
+            if len(files) != len(form.getlist("evidence")):
+                raise InvalidInput("evidence", "evidence 应为上传的文件")
+            uploads = await read_uploads(files, app.evidence.max_bytes)  # type: ignore[arg-type]
+            raw = {k: v for k, v in form.items() if k != "evidence" and isinstance(v, str)}
+        try:
+            body = ActionRequest.model_validate(
+                {"fields": parse_fields_json(raw.get("fields")), "comment": raw.get("comment") or None,
+                 "expected_version": raw.get("expected_version") or None}  # fmt: skip
+            )
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+    else:
+        try:
+            body = ActionRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    return await run_in_threadpool(
+        Idempotency(app, actor, key, request).run,
         lambda: app.cases.advance(
-            number, trigger, actor, dict(body.fields), comment=body.comment, expected_version=body.expected_version
-        )
+            number, trigger, actor, dict(body.fields), comment=body.comment, expected_version=body.expected_version,
+            evidence=uploads,
+        ),
     )
 
 
@@ -97,10 +149,11 @@ async def complete_item(
 ) -> Any:
     uploads = await read_uploads(evidence or [], app.evidence.max_bytes)
     values = parse_fields_json(fields)
-    return Idempotency(app, actor, key, request).run(
+    return await run_in_threadpool(
+        Idempotency(app, actor, key, request).run,
         lambda: app.cases.complete_item(
             number, item, actor, values, comment=comment, expected_version=expected_version, evidence=uploads
-        )
+        ),
     )
 
 

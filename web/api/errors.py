@@ -25,6 +25,8 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "body" and isinstance(loc[1], int):
+        return "body"  # a position in a body that could not be parsed
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "body"
 
@@ -49,6 +51,9 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body FastAPI could not even decode
+            body = error_body("invalid_input", "输入有误：请求体无法解析（应为 UTF-8 编码的 JSON）", {"fields": {"body": "请求体无法解析（应为 UTF-8 编码的 JSON）"}})
+            return JSONResponse(body, status_code=422)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return JSONResponse(
@@ -65,8 +70,12 @@ def _chinese(error: dict[str, Any]) -> str:
     kind = str(error.get("type", ""))
     if kind == "missing":
         return "缺少此字段"
+    if kind == "json_invalid":
+        return "请求体不是有效的 JSON"
+    if kind in ("value_error", "is_instance_of"):
+        return "值无效（应为上传的文件或规定格式的值）"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"类型不对（{error.get('msg', '')}）"
     if kind == "extra_forbidden":
         return "不接受此字段"
-    return str(error.get("msg", "无效"))
+    return f"无效（{error.get('msg', '')}）"

@@ -130,6 +130,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "无权执行"),
         (404, "不存在（或无权查看）"),
         (409, "状态不允许此操作（transition_not_allowed）或版本冲突（version_conflict）"),
+        (413, "上传内容过大（payload_too_large）"),
         (422, "输入有误（invalid_input），details.fields 指出每个字段"),
+        (429, "登录失败次数过多（too_many_attempts），见 Retry-After"),
     )
 }
