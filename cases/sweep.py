@@ -21,6 +21,7 @@ from cases import supervision
 from cases.changes import ChangeSink, write_change
 from cases.db import Database
 from cases.definitions import Definitions
+from cases.views import local
 from workflow import ladder
 from workflow.calendar import WorkingCalendar
 from workflow.clock import Clock
@@ -51,7 +52,7 @@ class SweepReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "now": self.now.isoformat(),
+            "now": local(self.now),
             "cases": self.cases,
             "steps": [
                 {
@@ -59,7 +60,7 @@ class SweepReport:
                     "action": s.action,
                     "level": s.level,
                     "to_state": s.to_state,
-                    "scheduled_for": s.scheduled_for.isoformat(),
+                    "scheduled_for": local(s.scheduled_for),
                 }
                 for s in self.steps
             ],
@@ -164,7 +165,7 @@ class Sweeper:
             if level in ("overdue", "supervised", "listed"):
                 draft.flags["ever_overdue"] = True
             payload = {"level": level, "from_level": row["ladder_level"], "deadline_seq": row["deadline_seq"],
-                       "due_date": row["due_date"].isoformat(), "scheduled_for": moment.at.isoformat()}  # fmt: skip
+                       "due_date": row["due_date"].isoformat(), "scheduled_for": local(moment.at)}  # fmt: skip
             columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
             row = write_change(
                 conn, row, items, draft, rulebook, trigger=trigger, actor="system", note=None,
@@ -188,7 +189,7 @@ class Sweeper:
         fell_due = row["due_at"]  # after downtime the next clock still starts when this one ended
         decision = rulebook.decide(draft, basis.on_expiry, Actor.system(), {}, fell_due)
         clock = supervision.after_decision(rulebook.spec, draft, row, from_state, False, fell_due, calendar)
-        payload: dict[str, Any] = {"fields": {}, "scheduled_for": row["due_at"].isoformat()}
+        payload: dict[str, Any] = {"fields": {}, "scheduled_for": local(row["due_at"])}
         if clock.note is not None:
             payload["deadline"] = clock.note
         new_row = write_change(

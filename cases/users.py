@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy.exc import IntegrityError
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
 
 from cases import repository as repo
 from cases.db import Database

@@ -11,14 +11,12 @@ def mermaid(spec: WorkflowSpec, current: str | None = None) -> str:
     lines.append(f"    [*] --> {spec.initial}")
     drawn: set[tuple[str, str, str]] = set()
     for t in spec.transitions:
-        if t.dest is None:
-            continue
         for source in t.sources:
-            edge = (source, t.dest, t.trigger)
+            edge = (source, t.dest or source, t.trigger)  # an internal transition is a self-loop
             if edge in drawn:
                 continue
             drawn.add(edge)
-            lines.append(f"    {source} --> {t.dest}: {t.trigger}")
+            lines.append(f"    {source} --> {edge[1]}: {t.trigger}")
     for name, state in spec.states.items():
         if state.terminal:
             lines.append(f"    {name} --> [*]")

@@ -141,10 +141,12 @@ def audit_verify(as_json: bool) -> None:
     elif broken is None:
         click.echo(f"哈希链完好：{result.cases} 件案件，{result.events} 条记录")
     if broken is not None:
-        raise CaseflowError(
+        error = CaseflowError(
             f"哈希链断裂：案件 {broken.case} 第 {broken.seq} 条记录（{broken.reason}）",
             {"case": broken.case, "seq": broken.seq, "reason": broken.reason},
         )
+        error.reported = True  # type: ignore[attr-defined]  # the --json report above says it already
+        raise error
 
 
 @click.group("workflow")

@@ -199,7 +199,7 @@ def _output(view: dict[str, Any], as_json: bool, message: str) -> None:
 def _print_case(app: App, view: dict[str, Any]) -> None:
     spec = app.definitions.specs.get(view["type"])
     out = console()
-    out.print(f"[bold]{view['number']}[/bold]  {view['title']}")
+    out.print(f"{view['number']}  {view['title']}", style="bold")
     out.print(
         f"类型：{view['type_label']}    状态：{view['state_label']}（{view['state']}）    版本：{view['version']}"
     )

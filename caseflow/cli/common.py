@@ -24,13 +24,14 @@ as_option = click.option("--as", "as_user", metavar="USER", help="以该用户�
 
 
 def console() -> Console:
-    """Standard output; wide when not a terminal, so that piped tables are not cut."""
-    out = Console(highlight=False)
-    return out if out.is_terminal else Console(highlight=False, width=200)
+    """Standard output; wide when not a terminal, so that piped tables are not cut. Markup is
+    off: text people typed (a title with ``[/b]``) is shown as it is, never interpreted."""
+    out = Console(highlight=False, markup=False)
+    return out if out.is_terminal else Console(highlight=False, markup=False, width=200)
 
 
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 @contextmanager
@@ -89,7 +90,7 @@ def run_guarded(command: click.Command, args: list[str] | None = None) -> int:
         command.main(args=args, prog_name="caseflow", standalone_mode=False)
         return EXIT_OK
     except CaseflowError as exc:
-        if wants_json:
+        if wants_json and not getattr(exc, "reported", False):
             print_json(exc.to_dict())
         click.echo(f"错误：{exc.message}", err=True)
         return EXIT_REFUSED

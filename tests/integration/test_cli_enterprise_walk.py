@@ -406,12 +406,6 @@ def test_audit_verify_names_the_tampered_case_and_event(walk: Walk, tampered: di
     assert walk.number in tampered["json"].stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: audit verify --json on a broken chain prints two JSON documents on stdout (the report, "
-    "then the error document printed by run_guarded) - caseflow/cli/admin.py audit_verify raises "
-    "CaseflowError after print_json",
-)
 def test_audit_verify_json_reports_the_break_in_one_document(walk: Walk, tampered: dict[str, Result]) -> None:
     result = tampered["json"]
     assert result.returncode == 2

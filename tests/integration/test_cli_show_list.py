@@ -182,12 +182,6 @@ def test_history_human_output(cases: dict[str, Any]) -> None:
     assert "create" in out and "assign" in out and COLLECTOR in out and OFFICE in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: text typed by users is printed as rich markup: a title with '[/b]' makes "
-    "`case list` and `case show` fail with exit 1 (MarkupError), '[bold]' is swallowed - "
-    "caseflow/cli/cases.py _print_case and list_command (and admin.py user list) must escape",
-)
 def test_human_output_shows_square_brackets_verbatim(fresh_db: Cli) -> None:
     title = "[紧急]线路[/b]改造[bold]"
     out = fresh_db.ok(*new_enterprise(COLLECTOR, title=title)).stdout

@@ -162,18 +162,15 @@ def test_human_output_counts_the_steps(db: Cli, tmp_path: Path):
         assert step["case"] in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sweep --json prints instants with mixed offsets: 'now' and the overdue step's "
-    "scheduled_for in UTC (+00:00, the due_at read back from the database), the other steps in "
-    "+08:00 (cases/sweep.py SweepReport.to_dict uses isoformat(); Sweeper._due_steps stores the "
-    "same mixed value in the event payload); case show/history show Asia/Shanghai throughout",
-)
 def test_sweep_json_shows_instants_in_shanghai_time(db: Cli):
     document = db.at(LATER).json("sweep")
     assert document["steps"]
     instants = [document["now"], *(s["scheduled_for"] for s in document["steps"])]
     assert all(i.endswith("+08:00") for i in instants), sorted({i[-6:] for i in instants})
+    number = next(s["case"] for s in document["steps"] if s["action"] == "mark_overdue")
+    events = db.at(LATER).json("case", "history", number)
+    stamps = [e["payload"]["scheduled_for"] for e in events if e["trigger"] in {a for _, a in LADDER}]
+    assert stamps and all(stamp.endswith("+08:00") for stamp in stamps), stamps
 
 
 def test_sweep_before_init_is_refused(bare_cli: Cli):

@@ -106,11 +106,6 @@ def test_graph_draws_every_state_and_state_change(runs: dict[str, Any], case_typ
             assert f"{source} --> {t['dest']}: {t['trigger']}" in out, t["trigger"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: workflow graph leaves out the internal triggers co_accept and co_feedback "
-    "(workflow/graph.py skips transitions without dest)",
-)
 def test_graph_names_every_trigger_of_the_definition(runs: dict[str, Any]) -> None:
     out = _graph(runs["results"]["graph_enterprise"])
     for t in definition(ENTERPRISE)["transitions"]:
