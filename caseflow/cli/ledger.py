@@ -60,6 +60,17 @@ def _actor(app: App, username: str | None) -> Any:
     return app.users.actor(username)
 
 
+def _type(app: App, value: str | None) -> str | None:
+    """A case type by its key or its Chinese name (``散乱污整治``); unknown ones are left for the
+    service to refuse with the list of types."""
+    if value is None or value in app.definitions.specs:
+        return value
+    for key, spec in app.definitions.specs.items():
+        if value.strip() == spec.name:
+            return key
+    return value
+
+
 def errors_path(path: Path) -> Path:
     """``台账.xlsx`` → ``台账.errors.xlsx`` next to it."""
     return path.with_name(f"{path.stem}.errors.xlsx")
@@ -72,7 +83,13 @@ def import_group() -> None:
 
 @import_group.command("ledger")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--type", "case_type", required=True, metavar="TYPE", help="enterprise_issue 或 scattered_polluting")
+@click.option(
+    "--type",
+    "case_type",
+    required=True,
+    metavar="TYPE",
+    help="enterprise_issue（企业问题）或 scattered_polluting（散乱污整治）",
+)
 @as_option
 @click.option("--dry-run", is_flag=True, help="只校验并报告，不写入数据库")
 @click.option("--valid-only", is_flag=True, help="只导入无问题的行（默认：有任何问题则都不导入）")
@@ -85,6 +102,7 @@ def import_ledger(
     with open_app() as app:
         service = ledger_service(app)
         actor = _actor(app, as_user)
+        case_type = _type(app, case_type) or case_type
         report: ImportReport | None = None
         try:
             with progress_bar(not as_json) as advance:
@@ -156,13 +174,19 @@ def export_group() -> None:
 
 
 @export_group.command("template")
-@click.option("--type", "case_type", required=True, metavar="TYPE", help="enterprise_issue 或 scattered_polluting")
+@click.option(
+    "--type",
+    "case_type",
+    required=True,
+    metavar="TYPE",
+    help="enterprise_issue（企业问题）或 scattered_polluting（散乱污整治）",
+)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 def export_template(case_type: str, file: Path, as_json: bool) -> None:
     """导出台账导入模板 FILE：表头、示例行、填写说明与可选值（含下拉列表）。"""
     with open_app() as app:
-        result = ledger_service(app).export_template(case_type, file)
+        result = ledger_service(app).export_template(_type(app, case_type) or case_type, file)
     _done(result, as_json, f"已导出模板：{file}（{len(result['columns'])} 列）")
 
 
@@ -178,7 +202,7 @@ def export_ledger(case_type: str | None, state: str | None, department: str | No
         try:
             with progress_bar(not as_json) as advance:
                 result = ledger_service(app).export_ledger(
-                    file, case_type=case_type, state=state, department=department, progress=advance
+                    file, case_type=_type(app, case_type), state=state, department=department, progress=advance
                 )
         except KeyboardInterrupt:
             raise Interrupted("导出已中断，未生成文件") from None

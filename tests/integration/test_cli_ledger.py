@@ -96,7 +96,7 @@ def test_a_bad_ledger_is_refused_with_every_fault_and_an_annotated_copy(fresh_db
 
 def test_valid_ledger_dry_run_then_import_then_exports(fresh_db: Cli) -> None:
     path = workbook(fresh_db.workdir / "ok.xlsx", good_rows())
-    dry = fresh_db.json("import", "ledger", str(path), "--type", ENTERPRISE, "--as", OFFICE, "--dry-run")
+    dry = fresh_db.json("import", "ledger", str(path), "--type", "企业问题", "--as", OFFICE, "--dry-run")
     assert dry["dry_run"] is True and dry["stored"] is False and dry["valid_rows"] == 2
     assert [p["state"] for p in dry["preview"]] == ["registered", "assigned"]
     assert fresh_db.json("case", "list")["total"] == 0
