@@ -129,7 +129,7 @@ def test_urgent_ladder_steps_at_night_go_at_once(app, people, channels, clock):
     steps = {
         "overdue": (at("2026-04-08"), {("power_mail", "email"), ("power_mail", "sms"), ("power_chief", "email")}),
         "supervised": (at("2026-04-11"), {("power_chief", "email"), ("office_mail", "email")}),
-        "listed": (at("2026-04-15"), {("mayor", "email"), ("power_chief", "email")}),
+        "listed": (at("2026-04-15"), {("mayor", "email")}),  # DOMAIN §5: the convenors
     }
     clock.set(TUESDAY_MORNING)
     ticker.tick()
