@@ -1537,17 +1537,19 @@ def _format(col: Column) -> str | None:
 
 def _example_row(spec: WorkflowSpec, vocab: Vocabulary, now: datetime) -> dict[str, Any]:
     today = _local_day(now)
+    towns = vocab.towns()
+    town = "孔城镇" if "孔城镇" in towns else towns[0]
     if spec.type == "enterprise_issue":
         return {
             "seq": EXAMPLE_MARK, "title": "园区企业用电增容审批慢", "description": "企业新上生产线，申请用电增容三个月未办结。",
             "category": "生产要素", "source": "走访", "enterprise_name": "桐城市示例包装有限公司",
-            "uscc": "914403001922038216", "town": vocab.towns()[3], "industry": "绿色包装", "contact": "王经理 13800000000",
+            "uscc": "914403001922038216", "town": town, "industry": "绿色包装", "contact": "王经理 13800000000",
             "class": "一般", "state": spec.states["assigned"].label if "assigned" in spec.states else None,
             "date:create": today, "lead_unit": "市供电公司", "instructions": "请于规定时限内答复企业", "date:assign": today,
         }  # fmt: skip
     return {
         "seq": EXAMPLE_MARK, "site_name": "孔城镇某塑料颗粒加工点", "operator": "经营者甲", "address": "孔城镇桐梓村三组",
-        "town": vocab.towns()[3], "village": "桐梓村", "power_account": "340881000123", "source": "网格巡查",
+        "town": town, "village": "桐梓村", "power_account": "340881000123", "source": "网格巡查",
         "violations": "环境违法、无证无照", "state": spec.states["clearing"].label if "clearing" in spec.states else None,
         "date:create": today, "date:start_verification": today, "category": "取缔关闭", "date:classify": today,
         "plan": "依法取缔，实施两断三清", "cut_gas": "否", "item:cut_power": today, "meter_reading": "12345.6",
