@@ -29,7 +29,8 @@ from workflow.deadlines import ClockBasis, compute
 from workflow.errors import VersionConflict
 from workflow.org import Actor
 
-BATCH = 200
+BATCH = 50
+"""Cases per write transaction: small, so that a long sweep lets handlers write between batches."""
 
 
 @dataclass(frozen=True)
