@@ -6,8 +6,9 @@ Nothing is built at import time; ``build()`` makes one ``App`` per process (or p
 import os
 import socket
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cases import migrate
 from cases.auth import AuthService
@@ -32,6 +33,9 @@ from workflow.loader import load_workflow
 from workflow.org import Actor, Organisation, load_organisation
 from workflow.spec import WorkflowSpec
 
+if TYPE_CHECKING:
+    from cases.ledger import LedgerService
+
 
 @dataclass
 class App:
@@ -52,6 +56,13 @@ class App:
     dispatcher: Dispatcher
     inbox: Inbox
     periodic: Periodic
+
+    @cached_property
+    def ledger(self) -> "LedgerService":
+        """Ledger import and export, built on first use (it brings openpyxl in)."""
+        from cases.ledger import LedgerService
+
+        return LedgerService(self.db, self.definitions, self.clock, self.evidence, self.calendar.calendar)
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)

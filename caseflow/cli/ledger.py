@@ -17,7 +17,7 @@ from rich.table import Table
 
 from caseflow.app import App
 from caseflow.cli.common import as_option, console, err_console, json_option, open_app, print_json
-from cases.ledger import ImportReport, LedgerRejected, LedgerService
+from cases.ledger import ImportReport, LedgerRejected
 from workflow.errors import CaseflowError, InvalidInput
 
 PHASES = {"read": "读取并校验", "write": "写入数据库", "export": "导出"}
@@ -27,14 +27,6 @@ MAX_SHOWN = 200
 
 class Interrupted(CaseflowError):
     code = "interrupted"
-
-
-def ledger_service(app: App) -> LedgerService:
-    """The app's ledger service, or one built from its parts."""
-    existing = getattr(app, "ledger", None)
-    if isinstance(existing, LedgerService):
-        return existing
-    return LedgerService(app.db, app.definitions, app.clock, app.evidence, app.calendar.calendar)
 
 
 @contextmanager
@@ -100,7 +92,7 @@ def import_ledger(
     """导入台账 FILE（.xlsx）：逐行校验，全部无误（或 --valid-only 时的无误行）在一个事务中登记，
     并按“当前状态”和各环节日期补记办理过程。"""
     with open_app() as app:
-        service = ledger_service(app)
+        service = app.ledger
         actor = _actor(app, as_user)
         case_type = _type(app, case_type) or case_type
         report: ImportReport | None = None
@@ -186,7 +178,7 @@ def export_group() -> None:
 def export_template(case_type: str, file: Path, as_json: bool) -> None:
     """导出台账导入模板 FILE：表头、示例行、填写说明与可选值（含下拉列表）。"""
     with open_app() as app:
-        result = ledger_service(app).export_template(_type(app, case_type) or case_type, file)
+        result = app.ledger.export_template(_type(app, case_type) or case_type, file)
     _done(result, as_json, f"已导出模板：{file}（{len(result['columns'])} 列）")
 
 
@@ -201,7 +193,7 @@ def export_ledger(case_type: str | None, state: str | None, department: str | No
     with open_app() as app:
         try:
             with progress_bar(not as_json) as advance:
-                result = ledger_service(app).export_ledger(
+                result = app.ledger.export_ledger(
                     file, case_type=_type(app, case_type), state=state, department=department, progress=advance
                 )
         except KeyboardInterrupt:
@@ -217,7 +209,7 @@ def export_ledger(case_type: str | None, state: str | None, department: str | No
 def export_history(case_ref: str, file: Path, as_json: bool) -> None:
     """导出一件案件的全部办理记录 FILE（.xlsx）。"""
     with open_app() as app:
-        result = ledger_service(app).export_history(case_ref, file)
+        result = app.ledger.export_history(case_ref, file)
     _done(result, as_json, f"已导出 {result['case']} 的办理记录：{file}（{result['events']} 条）")
 
 

@@ -24,7 +24,7 @@ USCC = ("914403001922038216", "91340600MA2PBM9HXD")
 
 
 def service(app: App) -> LedgerService:
-    return LedgerService(app.db, app.definitions, app.clock, app.evidence, app.calendar.calendar)
+    return app.ledger
 
 
 def at(text_: str) -> datetime:

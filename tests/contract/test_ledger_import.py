@@ -29,7 +29,7 @@ SITE_HEADERS = ["序号", "场所名称", "经营者", "详细地址", "所属�
 
 
 def service(app: App) -> LedgerService:
-    return LedgerService(app.db, app.definitions, app.clock, app.evidence, app.calendar.calendar)
+    return app.ledger
 
 
 def write(path: Path, rows: list[list[Any]], title: str = "Sheet1") -> Path:
