@@ -1,5 +1,6 @@
 """Sign-in: bearer tokens (API) and session tokens (web), stored only as SHA-256 hashes, with
-expiry and revocation; failed attempts limited per user and per address; every attempt recorded.
+expiry and revocation; failed attempts limited per user and per address; every attempt recorded
+(one refused by the limit too, flagged ``rate_limited`` and never counted as a failure).
 Checking what a signed-in actor may do is the services' business."""
 
 import hashlib
@@ -49,10 +50,15 @@ class AuthService:
             raise InvalidInput("username" if not username else "password", "请填写用户名和密码")
         username, address = username.strip()[:64], (address or "unknown")[:64]
         now = self.clock.now()
-        self._check_rate(username, address, now)
+        try:
+            self._check_rate(username, address, now)
+        except TooManyAttempts:
+            # recorded (the password is not even checked), but flagged: a refused attempt never
+            # counts as a failure, so hammering a blocked account does not keep it blocked
+            self._record(username, address, now, success=False, rate_limited=True)
+            raise
         actor = self.users.authenticate(username, password)
-        with self.db.write() as conn:
-            conn.execute(insert(ATTEMPTS).values(username=username, address=address, at=now, success=actor is not None))
+        self._record(username, address, now, success=actor is not None)
         if actor is None:  # raised after the commit: the failed attempt stays recorded
             raise _failed()
         with self.db.write() as conn:
@@ -70,6 +76,14 @@ class AuthService:
             )
         return Token(value, expires, actor)
 
+    def _record(self, username: str, address: str, now: datetime, *, success: bool, rate_limited: bool = False) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                insert(ATTEMPTS).values(
+                    username=username, address=address, at=now, success=success, rate_limited=rate_limited
+                )
+            )
+
     def _check_rate(self, username: str, address: str, now: datetime) -> None:
         since = now - WINDOW
         with self.db.read() as conn:
@@ -77,7 +91,12 @@ class AuthService:
             def failures(condition: object) -> tuple[int, datetime | None]:
                 row = conn.execute(
                     select(func.count(), func.min(ATTEMPTS.c.at)).where(
-                        and_(condition, ATTEMPTS.c.at > since, ATTEMPTS.c.success.is_(False))  # type: ignore[arg-type]
+                        and_(
+                            condition,  # type: ignore[arg-type]
+                            ATTEMPTS.c.at > since,
+                            ATTEMPTS.c.success.is_(False),
+                            ATTEMPTS.c.rate_limited.is_(False),
+                        )
                     )
                 ).one()
                 return int(row[0]), row[1]

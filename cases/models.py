@@ -6,7 +6,7 @@ states are stored as strings, instants as timezone-aware UTC, JSON columns are r
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -267,6 +267,8 @@ class SignInAttempt(SQLModel, table=True):
     address: str = Field(max_length=64)
     at: datetime
     success: bool
+    rate_limited: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """Refused with 429 before the password was checked; never counted against the limit."""
 
 
 class IdempotentRequest(SQLModel, table=True):

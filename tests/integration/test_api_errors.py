@@ -554,7 +554,46 @@ def test_too_many_failures_per_address_is_429(app: App, clock: FixedClock, proxi
     assert int(blocked.headers["retry-after"]) > 0
     # the same user from another address is fine: the limit was the address's
     assert attempt(proxied, "rl_bob", "10.1.1.1").status_code == 200
-    assert sum(1 for r in signin_rows(app) if r[1] == "10.9.9.9" and not r[2]) == MAX_FAILURES_PER_ADDRESS
+    from_there = [r for r in limited_rows(app) if r[1] == "10.9.9.9"]
+    assert sum(1 for r in from_there if not r[2] and not r[3]) == MAX_FAILURES_PER_ADDRESS
+    assert [r for r in from_there if r[3]] == [("rl_bob", "10.9.9.9", False, True)]  # the 429, recorded
+
+
+def limited_rows(app: App) -> list[tuple[str, str, bool, bool]]:
+    with app.db.read() as conn:
+        rows = conn.execute(
+            select(
+                SignInAttempt.username, SignInAttempt.address, SignInAttempt.success, SignInAttempt.rate_limited
+            ).order_by(SignInAttempt.id)
+        ).all()
+    return [(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows]
+
+
+def test_attempts_refused_with_429_are_recorded_but_never_extend_the_limit(
+    app: App, clock: FixedClock, proxied: str
+) -> None:
+    for _ in range(MAX_FAILURES_PER_USER):
+        error_of(attempt(proxied, "rl_alice", "10.0.0.1", "Wrong-Password-1"), 401, "not_authenticated")
+    first = attempt(proxied, "rl_alice", "10.0.0.1")
+    retry = int(error_of(first, 429, "too_many_attempts")["details"]["retry_after"])
+    before = limited_rows(app)
+    assert before[-1] == ("rl_alice", "10.0.0.1", False, True)  # the refused attempt is in the log
+    # hammering the blocked account later in the window, from many addresses: every attempt is
+    # recorded (flagged), none counts as a failure of the user or of an address
+    clock.advance(timedelta(seconds=retry - 60))
+    addresses = [f"10.0.1.{i}" for i in range(MAX_FAILURES_PER_ADDRESS + 1)]
+    for address in [*addresses, *["10.0.0.1"] * MAX_FAILURES_PER_ADDRESS]:
+        error_of(attempt(proxied, "rl_alice", address), 429, "too_many_attempts")
+    added = limited_rows(app)[len(before):]
+    assert added == [("rl_alice", a, False, True) for a in [*addresses, *["10.0.0.1"] * MAX_FAILURES_PER_ADDRESS]]
+    # the address that hammered is not blocked for another user (limited attempts do not count)
+    assert attempt(proxied, "rl_bob", "10.0.0.1").status_code == 200
+    # the block ends when the real failures leave the window, not later
+    clock.advance(timedelta(seconds=59))
+    error_of(attempt(proxied, "rl_alice", "10.0.0.1"), 429, "too_many_attempts")
+    clock.advance(timedelta(seconds=1))
+    assert attempt(proxied, "rl_alice", "10.0.0.1").status_code == 200
+    assert limited_rows(app)[-1] == ("rl_alice", "10.0.0.1", True, False)
 
 
 # --- found by the schema fuzzer (test_api_schema_fuzz.py) -----------------------------------
