@@ -2,8 +2,9 @@
 
 ``plan_clock`` looks at one decision (from/to state, the signals the effects raised) and says
 whether the case's clock is kept, cleared, or replaced by a new one, and on what basis. A
-``ClockBasis`` (start + duration, or a fixed last day) is stored with the case so that a
-deadline computed on the provisional calendar can be recomputed when the year's data arrives.
+``ClockBasis`` (start + duration, a fixed last day, or an extension of an earlier basis) is stored
+with the case so that a deadline computed on the provisional calendar can be recomputed when the
+year's data arrives.
 Counting days is the calendar's job; the supervision ladder is ``workflow.ladder``'s.
 """
 
@@ -31,13 +32,30 @@ class ClockBasis:
     state: str
     """The state whose clock this is."""
     on_expiry: str = "ladder"
+    extends: "ClockBasis | None" = None
+    """An extension (延期) adds ``duration`` to the deadline of this earlier basis, counted from its
+    last day as computed now; ``start`` then only records that last day as it was when the
+    extension was granted. Counting from the basis rather than from the stored day lets a
+    provisional deadline and its extension be recomputed together."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "duration": self.duration, "state": self.state, "on_expiry": self.on_expiry}
+        data: dict[str, Any] = {
+            "start": self.start, "duration": self.duration, "state": self.state, "on_expiry": self.on_expiry,
+        }  # fmt: skip
+        if self.extends is not None:
+            data["extends"] = self.extends.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClockBasis":
-        return cls(data["start"], data.get("duration"), data["state"], data.get("on_expiry", "ladder"))
+        extends = data.get("extends")
+        return cls(
+            data["start"],
+            data.get("duration"),
+            data["state"],
+            data.get("on_expiry", "ladder"),
+            cls.from_dict(extends) if extends else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -83,9 +101,11 @@ def plan_clock(
     current = case.flags.get("clock")
     for signal in signals:
         if signal.startswith("clock:extend:") and current:
-            # the deadline moves by the granted working days, counted from the old last day
+            # the deadline moves by the granted working days, counted from the old last day: kept
+            # as the old basis, so that recomputing the old deadline moves the extension with it
             extra = parse_duration(signal.rsplit(":", 1)[1])
-            return ClockPlan(START, ClockBasis(case.flags["due_date"], str(extra), to_state))
+            base = ClockBasis.from_dict(current)
+            return ClockPlan(START, ClockBasis(case.flags["due_date"], str(extra), to_state, base.on_expiry, base))
         if signal.startswith("clock:restart:"):
             duration = parse_duration(signal.rsplit(":", 1)[1])
             return ClockPlan(START, ClockBasis(now.isoformat(), str(duration), to_state))
@@ -105,6 +125,10 @@ def plan_clock(
 
 def compute(basis: ClockBasis, calendar: WorkingCalendar) -> Deadline:
     """The deadline a basis gives on this calendar."""
+    if basis.extends is not None and basis.duration is not None:
+        base = compute(basis.extends, calendar)
+        extended = calendar.add(base.due_date, parse_duration(basis.duration))
+        return Deadline(extended.due_date, extended.due_at, base.provisional or extended.provisional)
     if basis.duration is None:
         last = date.fromisoformat(basis.start)
         due_at = datetime.combine(last + timedelta(days=1), time(0), SHANGHAI)

@@ -170,12 +170,6 @@ def test_a_revisit_falling_due_in_2100_never_raises(app, actors):
     assert app.sweeper.recompute_deadlines() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an approved extension stores its clock as 'old due_date + N wd' with the old "
-    "due_date as a fixed start (workflow/deadlines.py plan_clock, clock:extend), so when the old "
-    "due date was provisional the recomputation keeps the stale provisional day as the start",
-)
 def test_extension_of_a_provisional_deadline_is_recomputed_from_the_recomputed_deadline(app, actors):
     number = handling_case_across_new_year(app, actors)
     app.clock.set(sh(2027, 1, 5, 9))

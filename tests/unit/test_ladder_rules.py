@@ -191,7 +191,8 @@ RUNNING = {"clock": ClockBasis(ASSIGNED_AT, "5wd", "in_progress").to_dict(), "du
         ("assigned", "in_progress", False, [], START, ClockBasis(ASSIGNED_AT, "5wd", "in_progress")),
         ("in_progress", "extension_requested", False, [], KEEP, None),
         ("extension_requested", "in_progress", False, [], KEEP, None),  # refused: the clock ran on
-        ("extension_requested", "in_progress", False, ["clock:extend:3wd"], START, ClockBasis("2026-10-13", "3wd", "in_progress")),
+        ("extension_requested", "in_progress", False, ["clock:extend:3wd"], START,
+         ClockBasis("2026-10-13", "3wd", "in_progress", extends=ClockBasis(ASSIGNED_AT, "5wd", "in_progress"))),
         ("in_progress", "answered", False, [], START, ClockBasis(NOW.isoformat(), "2wd", "answered")),
         ("answered", "in_progress", False, ["clock:restart:5wd"], START, ClockBasis(NOW.isoformat(), "5wd", "in_progress")),
         ("follow_up", "in_progress", False, ["clock:restart:5wd", "raised_to_convenors"], START, ClockBasis(NOW.isoformat(), "5wd", "in_progress")),
@@ -245,4 +246,33 @@ def test_compute_a_basis(basis, due_date, due_at, provisional):
 def test_clock_basis_round_trips_through_its_stored_form():
     basis = ClockBasis("2026-10-13", "3wd", "in_progress", "ladder")
     assert ClockBasis.from_dict(basis.to_dict()) == basis
+    assert "extends" not in basis.to_dict()
     assert ClockBasis.from_dict({"start": "2026-10-13", "state": "closed"}) == ClockBasis("2026-10-13", None, "closed", "ladder")
+    twice = ClockBasis("2026-10-16", "2wd", "in_progress", extends=ClockBasis("2026-10-13", "3wd", "in_progress", extends=basis))
+    assert ClockBasis.from_dict(twice.to_dict()) == twice
+
+
+def test_a_second_extension_counts_from_the_first_extended_deadline():
+    handling = ClockBasis(ASSIGNED_AT, "5wd", "in_progress")  # 2026-10-13
+    case = draft("extension_requested", **RUNNING)
+    first = plan_clock(ENTERPRISE, case, "extension_requested", "in_progress", False, ["clock:extend:3wd"], NOW).basis
+    assert first is not None and compute(first, CALENDAR).due_date == date(2026, 10, 16)
+    case = draft("extension_requested", clock=first.to_dict(), due_date="2026-10-16", assigned_at=ASSIGNED_AT)
+    second = plan_clock(ENTERPRISE, case, "extension_requested", "in_progress", False, ["clock:extend:2wd"], NOW).basis
+    assert second == ClockBasis("2026-10-16", "2wd", "in_progress", extends=first)
+    assert second.extends is not None and second.extends.extends == handling
+    assert compute(second, CALENDAR).due_date == date(2026, 10, 20)
+
+
+def test_an_extension_is_recounted_from_its_recounted_base():
+    """A base deadline counted on the weekends-only fallback moves when the year's data arrives,
+    and the extension moves with it (the stored ``start`` is not used as a fixed day)."""
+    base = ClockBasis("2026-12-28T02:00:00+00:00", "10wd", "in_progress")  # 2027-01-11 on the fallback
+    extended = ClockBasis("2027-01-11", "3wd", "in_progress", extends=base)
+    assert (compute(extended, CALENDAR).due_date, compute(extended, CALENDAR).provisional) == (date(2027, 1, 14), True)
+    known = WorkingCalendar(CalendarData({**HOLIDAYS, date(2027, 1, 1): "元旦"}, WORKDAYS, frozenset({2026, 2027})))
+    assert compute(base, known).due_date == date(2027, 1, 12)
+    deadline = compute(extended, known)
+    assert (deadline.due_date, deadline.due_at, deadline.provisional) == (date(2027, 1, 15), sh(2027, 1, 16), False)
+    # a basis stored before extensions kept their base still counts from its fixed start
+    assert compute(ClockBasis("2027-01-11", "3wd", "in_progress"), known).due_date == date(2027, 1, 14)
