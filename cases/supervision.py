@@ -5,6 +5,7 @@ Pure rules come from ``workflow.deadlines`` and ``workflow.ladder``; the transac
 the event are the callers' (``cases.service``, ``cases.sweep``).
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from workflow.ladder import Moment
 from workflow.spec import WorkflowSpec
 
 EXPIRY = "expiry"
+log = logging.getLogger("caseflow.deadlines")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ def deadline_columns(
 ) -> dict[str, Any]:
     draft.flags["clock"] = basis.to_dict()
     draft.flags["due_date"] = deadline.due_date.isoformat()
+    if deadline.provisional:
+        _warn_provisional(draft, basis, deadline, calendar)
     moments = schedule(spec, basis, deadline.due_date, deadline.due_at, calendar)
     return {
         "due_at": deadline.due_at,
@@ -62,6 +66,23 @@ def deadline_columns(
         "ladder_level": level,
         "next_check_at": next_check(level, moments),
     }
+
+
+def _warn_provisional(draft: CaseDraft, basis: ClockBasis, deadline: Deadline, calendar: WorkingCalendar) -> None:
+    """DOMAIN.md §2: a deadline counted on the weekends-only fallback is provisional, and warned of."""
+    first = basis
+    while first.extends is not None:
+        first = first.extends
+    start_year = min(int(first.start[:4]), deadline.due_date.year)
+    years = [y for y in range(start_year, deadline.due_date.year + 1) if not calendar.is_known(y)]
+    log.warning(
+        "provisional deadline for case %s (%s): %s counted on weekends only, no calendar data for %s; "
+        "it is recomputed when an admin enters that year's holidays",
+        draft.number or "(new)",
+        basis.state,
+        deadline.due_date.isoformat(),
+        ", ".join(str(y) for y in years) or str(deadline.due_date.year),
+    )
 
 
 def after_decision(

@@ -204,13 +204,34 @@ def test_ladder_moments_in_an_unknown_year_follow_the_entered_data(app, actors):
     assert [s.action for s in app.sweeper.sweep().steps] == ["supervise"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: nothing logs a warning when a deadline is computed on the weekends-only "
-    "fallback (issue 3: 'marks each deadline computed that way due_provisional, logs a "
-    "warning'); cases/supervision.after_decision could log it when deadline.provisional",
-)
 def test_a_provisional_deadline_logs_a_warning(app, actors, caplog):
     with caplog.at_level(logging.WARNING):
         handling_case_across_new_year(app, actors)
     assert any(r.levelno >= logging.WARNING and "2027" in r.getMessage() for r in caplog.records)
+
+
+def test_the_warning_names_the_case_and_only_provisional_deadlines_log_it(app, actors, caplog):
+    with caplog.at_level(logging.WARNING, logger="caseflow.deadlines"):
+        app.clock.set(sh(2026, 12, 21, 10))
+        known = new_enterprise_case(app)["number"]  # due 2026-12-22: a known year
+        app.cases.advance(known, "assign", actors.dispatcher, {"lead_unit": "power", "class": "simple"})
+        app.cases.advance(known, "accept", actors.power)  # 2026-12-28
+    assert [r for r in caplog.records if r.name == "caseflow.deadlines"] == []
+    with caplog.at_level(logging.WARNING, logger="caseflow.deadlines"):
+        number = handling_case_across_new_year(app, actors)
+    messages = [r.getMessage() for r in caplog.records if r.name == "caseflow.deadlines"]
+    assert len(messages) == 1, messages  # registered, assigned on 2026-12-28: known; accepted: into 2027
+    assert number in messages[0] and "2027-01-11" in messages[0] and "no calendar data for 2027" in messages[0]
+    # another provisional deadline warns with its own year; recomputing settles 2027 without a warning
+    # (the site's deadline still counts 2028, but it does not move, so it is not rewritten)
+    caplog.clear()
+    app.clock.set(sh(2027, 12, 27, 10))  # the clearing's 15 days end in 2028
+    site = new_site_case(app)["number"]
+    with caplog.at_level(logging.WARNING, logger="caseflow.deadlines"):
+        walk_site_to(app, site, "clearing")
+    assert any(site in m and "2028" in m for m in (r.getMessage() for r in caplog.records))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="caseflow.deadlines"):
+        enter_new_year_holiday(app, actors)
+        assert [r["case"] for r in app.sweeper.recompute_deadlines()] == [number]
+    assert [r for r in caplog.records if r.name == "caseflow.deadlines"] == []
