@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cases.db import Database
 from cases.models import CalendarChange, CalendarDay
+from cases.views import local
 from workflow.calendar import (
     KINDS,
     MAX_YEAR,
@@ -76,7 +77,7 @@ class DayChange:
             "previous_source": self.previous_source,
             "year_made_known": self.year_made_known,
             "actor": self.actor,
-            "at": self.at.isoformat(),
+            "at": local(self.at),
         }
 
 
@@ -228,7 +229,7 @@ class CalendarService:
                 "name": name,
                 "source": self._source(day, admin),
                 "created_by": row.created_by if row is not None else None,
-                "created_at": row.created_at.isoformat() if row is not None else None,
+                "created_at": local(row.created_at) if row is not None else None,
             }
 
         return {
@@ -260,5 +261,5 @@ def _change_view(row: Row[Any]) -> dict[str, Any]:
         "previous_kind": row.previous_kind,
         "previous_name": row.previous_name,
         "actor": row.actor,
-        "at": row.at.isoformat(),
+        "at": local(row.at),
     }

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cases import repository as repo
 from cases.db import Database
+from cases.views import local
 from workflow.clock import Clock
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.org import Actor, Organisation, check_roles
@@ -151,5 +152,5 @@ class UserService:
             "active": row["active"],
             "can_sign_in": bool(row["password_hash"]),
             "channels": list(row["channels"]),
-            "created_at": created.isoformat(),
+            "created_at": local(created),
         }

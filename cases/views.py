@@ -16,6 +16,22 @@ def local(at: datetime | None) -> str | None:
     return at.astimezone(SHANGHAI).isoformat() if at is not None else None
 
 
+def local_text(text: Any) -> Any:
+    """An ISO instant kept as text in a case's state (written in UTC) shown in Asia/Shanghai;
+    anything else unchanged."""
+    if not isinstance(text, str):
+        return text
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return local(at) if at.tzinfo is not None else text
+
+
+def _co_unit(assignment: dict[str, Any]) -> dict[str, Any]:
+    return {k: local_text(v) if k.endswith("_at") else v for k, v in assignment.items()}
+
+
 def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -65,9 +81,9 @@ def case_view(meta: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | No
         "allowed_items": rulebook.allowed_items(draft, actor),
         "fields": dict(draft.fields),
         "counters": dict(draft.counters),
-        "co_units": {code: dict(a) for code, a in draft.co_units.items()},
+        "co_units": {code: _co_unit(a) for code, a in draft.co_units.items()},
         "category": draft.flags.get("category"),
-        "raised_to_convenors": draft.flags.get("raised_to_convenors"),
+        "raised_to_convenors": local_text(draft.flags.get("raised_to_convenors")),
         "items": items,
         "created_by": meta["created_by"],
         "created_at": local(meta["created_at"]),

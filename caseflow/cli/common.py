@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from caseflow.app import App, build
+from workflow.clock import SHANGHAI
 from workflow.errors import CaseflowError, InvalidInput
 
 log = logging.getLogger("caseflow.cli")
@@ -58,6 +59,8 @@ def open_app(*, needs_schema: bool = True) -> Iterator[App]:
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(SHANGHAI).isoformat()  # people read Asia/Shanghai, never UTC
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -54,7 +54,7 @@ def test_enterprise_full_walk_with_co_units_extensions_send_back_and_two_reopens
     seen.add(t.state)
 
     case = t.advance("co_accept", a.water, to="assigned")
-    assert case["co_units"]["water"]["accepted_at"] == "2026-09-30T02:00:00+00:00"
+    assert case["co_units"]["water"]["accepted_at"] == "2026-09-30T10:00:00+08:00"
     assert case["co_units"]["gas"]["accepted_at"] is None
     t.advance("accept", a.power, to="in_progress")
     seen.add(t.state)
@@ -112,7 +112,7 @@ def test_enterprise_full_walk_with_co_units_extensions_send_back_and_two_reopens
         to="in_progress", bump=("reopen_count",),
     )  # fmt: skip
     assert case["counters"]["reopen_count"] == 2
-    assert case["raised_to_convenors"] == "2026-09-30T02:00:00+00:00"  # 提级 at the second reopen
+    assert case["raised_to_convenors"] == "2026-09-30T10:00:00+08:00"  # 提级 at the second reopen
     assert case["open"] is True and case["closed_at"] is None
 
     t.advance("answer", a.power, ANSWER, to="answered")

@@ -4,7 +4,7 @@ on a SQLite copy of the template database, at 2026-09-30 10:00 +08:00)."""
 from pathlib import Path
 
 import pytest
-from cli_support import Cli, add_user_args, assert_refused, clone_database
+from cli_support import FAKE_NOW, Cli, add_user_args, assert_refused, clone_database
 
 ADMIN = "calendar_admin"
 HANDLER = "power_handler"  # a standard user of the template, without the admin role
@@ -68,6 +68,11 @@ def test_the_actor_may_come_from_caseflow_user(cal: Cli) -> None:
     as_env = Cli(cal.workdir, {**cal.env, "CASEFLOW_USER": ADMIN})
     change = as_env.json("calendar", "add", "2027-02-06", "--workday", "--name", "春节")
     assert (change["kind"], change["actor"], change["year_made_known"]) == ("workday", ADMIN, True)
+    # instants in Asia/Shanghai (+08:00), as everywhere else
+    assert change["at"] == FAKE_NOW
+    shown = as_env.json("calendar", "show", "2027")
+    assert [c["at"] for c in shown["changes"]] == [FAKE_NOW]
+    assert [d["created_at"] for d in shown["workdays"] if d["source"] == "admin"] == [FAKE_NOW]
 
 
 def test_a_non_admin_is_refused(cal: Cli) -> None:

@@ -220,7 +220,7 @@ def test_assign_takes_chinese_unit_names_and_opens_co_assignments(walk: Walk) ->
 
 def test_co_units_accept_and_feed_back_on_their_own(walk: Walk) -> None:
     after_accept = walk.docs["co_accept_resources"]["co_units"]
-    assert after_accept["natural_resources"]["accepted_at"] is not None
+    assert after_accept["natural_resources"]["accepted_at"] == FAKE_NOW  # Asia/Shanghai, as every instant
     assert after_accept["finance"]["accepted_at"] is None
     # the co-unit's own handler does not get the lead unit's triggers
     assert not {"accept", "return"} & set(walk.docs["co_accept_resources"]["allowed_triggers"])

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from cli_support import OFFICE, USERS, Cli, Result, add_user_args, assert_ok, assert_refused
+from cli_support import FAKE_NOW, OFFICE, USERS, Cli, Result, add_user_args, assert_ok, assert_refused
 
 STRONG_PASSWORD = "Tongcheng-2026!"
 
@@ -47,6 +47,7 @@ def test_user_add_with_every_option_by_department_code(users: dict[str, Any]) ->
     assert view["phone"] == "13800000001"
     assert view["active"] is True
     assert view["can_sign_in"] is True
+    assert view["created_at"] == FAKE_NOW  # Asia/Shanghai (+08:00), as every instant shown
     assert not [key for key in view if "password" in key]  # never shown, not even hashed
     assert users["stored"]["liaison_power"] == view
 

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from cases import audit
+from cases.views import local
 from notifications.documents import bulletin_xlsx
 from web.api.deps import ActorDep, AppDep, bearer_token, client_address, require
 from web.api.schemas import ERRORS, Strict, TokenRequest, TokenResponse
@@ -20,7 +21,7 @@ WeekQuery = Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="
 @router.post("/auth/token", response_model=TokenResponse, tags=["auth"], summary="登录，取得访问令牌")
 def sign_in(body: TokenRequest, app: AppDep, request: Request) -> Any:
     token = app.auth.sign_in(body.username, body.password, client_address(request), "api")
-    return {"access_token": token.value, "token_type": "bearer", "expires_at": token.expires_at.isoformat()}
+    return {"access_token": token.value, "token_type": "bearer", "expires_at": local(token.expires_at)}
 
 
 @router.post("/auth/revoke", status_code=204, tags=["auth"], summary="注销当前令牌")

@@ -169,7 +169,7 @@ def test_replacing_a_day_keeps_its_history(service: CalendarService, db: Databas
     ]
     assert view["holidays"] == [
         {"date": "2027-01-01", "weekday": "星期五", "name": "元旦", "source": "admin",
-         "created_by": "root", "created_at": NOW.isoformat()},
+         "created_by": "root", "created_at": "2026-09-30T10:00:00+08:00"},
     ]  # fmt: skip
 
 
