@@ -13,7 +13,7 @@ from typing import Any
 from workflow import ladder
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.case import CaseDraft
-from workflow.deadlines import CLEAR, START, ClockBasis, compute, plan_clock
+from workflow.deadlines import CLEAR, START, ClockBasis, compute, fill_deadline_field, plan_clock
 from workflow.ladder import Moment
 from workflow.spec import WorkflowSpec
 
@@ -55,6 +55,7 @@ def deadline_columns(
 ) -> dict[str, Any]:
     draft.flags["clock"] = basis.to_dict()
     draft.flags["due_date"] = deadline.due_date.isoformat()
+    fill_deadline_field(spec, draft, basis, deadline)
     if deadline.provisional:
         _warn_provisional(draft, basis, deadline, calendar)
     moments = schedule(spec, basis, deadline.due_date, deadline.due_at, calendar)

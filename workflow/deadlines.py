@@ -123,6 +123,17 @@ def plan_clock(
     return ClockPlan(START, basis) if basis is not None else ClockPlan(CLEAR)
 
 
+def fill_deadline_field(spec: WorkflowSpec, case: CaseDraft, basis: ClockBasis, deadline: Deadline) -> None:
+    """A clock kept in a date field (the rectification deadline) that ran on its default length
+    writes the last day it computed into the field: the field always shows the deadline, a later
+    extension must move past it, and re-entering the state keeps it. Recomputing the default
+    (a provisional year) writes the field again."""
+    clock = spec.states[basis.state].clock if basis.state in spec.states else None
+    if clock is None or clock.deadline_field is None or basis.duration is None:
+        return
+    case.fields[clock.deadline_field] = deadline.due_date.isoformat()
+
+
 def compute(basis: ClockBasis, calendar: WorkingCalendar) -> Deadline:
     """The deadline a basis gives on this calendar."""
     if basis.extends is not None and basis.duration is not None:

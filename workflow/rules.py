@@ -18,7 +18,6 @@ from workflow.spec import ChecklistSpec, WorkflowSpec
 
 MAX_EXTENSIONS = 2
 MAX_EXTENSION_DAYS = 15
-RECTIFY_DEFAULT_DAYS = 30
 RECTIFY_MAX_DAYS = 90
 
 
@@ -278,10 +277,11 @@ def set_category_ban(ctx: RuleContext) -> None:
 
 
 def set_category_rectify(ctx: RuleContext) -> None:
+    """Without a given deadline the rectifying clock runs on its default (``30d`` from now, counted
+    on the calendar with the rest-day rule); ``workflow.deadlines.fill_deadline_field`` then
+    writes the date it gives into the field."""
     ctx.case.flags["category"] = "rectify"
     ctx.case.flags["classified_on"] = ctx.today.isoformat()
-    if not ctx.case.fields.get("deadline"):
-        ctx.case.fields["deadline"] = (ctx.today + timedelta(days=RECTIFY_DEFAULT_DAYS)).isoformat()
 
 
 def _open_items(ctx: RuleContext, checklist_name: str, keys: list[str], reset: bool) -> None:

@@ -680,18 +680,34 @@ def test_rectifying_default_deadline_is_thirty_days(app, actors):
     LadderWalk(app, number).climb(date(2026, 10, 30), "rectifying")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the default rectification deadline is stored as classification day + 30 calendar "
-    "days (workflow/rules.py set_category_rectify) and then used as a fixed date, so the Civil "
-    "Code rest-day rule that every other 'Nd' period follows (clearing 15d, revisit 30d) is skipped",
-)
 def test_rectifying_default_deadline_follows_the_rest_day_rule(app, actors):
     app.clock.set(sh(2026, 10, 2, 10))  # + 30 days = Sunday 2026-11-01
     number = new_site_case(app)["number"]
     case = walk_site_to(app, number, "rectifying", category="rectify")
     assert add_days(date(2026, 10, 2), 30) == date(2026, 11, 2)
     assert_deadline(case, date(2026, 11, 2))
+    assert case["fields"]["deadline"] == "2026-11-02"  # the field shows the deadline the clock gave
+
+
+def test_rectifying_default_deadline_over_a_holiday_is_kept_after_a_failed_acceptance(app, actors):
+    app.clock.set(sh(2026, 9, 1, 10))  # + 30 days = 10-01, National Day: the period ends on 10-08
+    number = new_site_case(app)["number"]
+    case = walk_site_to(app, number, "rectifying", category="rectify")
+    assert add_days(date(2026, 9, 1), 30) == date(2026, 10, 8)
+    assert_deadline(case, date(2026, 10, 8))
+    assert case["fields"]["deadline"] == "2026-10-08"
+    # an extension must move past the deadline the clock gave, not past 10-01
+    with pytest.raises(GuardFailed) as refused:
+        app.cases.advance(
+            number, "extend_rectification", actors.dispatcher, {"deadline": "2026-10-05", "reason": "节后办证"}
+        )
+    assert refused.value.guard == "deadline_moves_later"
+    case = walk_site_to(app, number, "acceptance", category="rectify")
+    seq = case_row(app, number).deadline_seq
+    case = app.cases.advance(number, "fail_acceptance", actors.dispatcher, {"reason": "治污设施未运行"})
+    assert case["state"] == "rectifying"
+    assert_deadline(case, date(2026, 10, 8))  # back to the same rectification deadline, not 30 new days
+    assert case_row(app, number).deadline_seq == seq + 1
 
 
 def test_acceptance_runs_five_working_days(app, actors):

@@ -204,6 +204,22 @@ def test_ladder_moments_in_an_unknown_year_follow_the_entered_data(app, actors):
     assert [s.action for s in app.sweeper.sweep().steps] == ["supervise"]
 
 
+def test_a_default_rectification_deadline_in_an_unknown_year_is_recomputed(app, actors):
+    app.clock.set(sh(2026, 12, 10, 10))  # + 30 days = Saturday 2027-01-09
+    site = new_site_case(app)["number"]
+    case = walk_site_to(app, site, "rectifying", category="rectify")
+    assert (case["due_date"], case["due_provisional"], case["fields"]["deadline"]) == ("2027-01-11", True, "2027-01-11")
+    app.users.add("admin", "sti", ["admin"])
+    _, recomputed = app.add_calendar_day("2027-01-09", "workday", "示例调休", app.users.actor("admin"))
+    assert recomputed == [{
+        "case": site,
+        "old": {"due_date": "2027-01-11", "provisional": True},
+        "new": {"due_date": "2027-01-09", "provisional": False},
+    }]  # fmt: skip
+    case = app.cases.show(site)
+    assert (case["due_date"], case["due_provisional"], case["fields"]["deadline"]) == ("2027-01-09", False, "2027-01-09")
+
+
 def test_a_provisional_deadline_logs_a_warning(app, actors, caplog):
     with caplog.at_level(logging.WARNING):
         handling_case_across_new_year(app, actors)

@@ -3,13 +3,15 @@
 the revisit."""
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from workflow.calendar import CalendarData, WorkingCalendar
 from workflow.case import CaseDraft
+from workflow.deadlines import ClockBasis, compute, fill_deadline_field, plan_clock
 from workflow.errors import CaseflowError, GuardFailed, InvalidInput, PermissionDenied
 from workflow.org import Actor
 from workflow.rulebook import Decision, Rulebook
@@ -98,7 +100,26 @@ def test_classification_day_is_the_day_in_shanghai(book: Rulebook, kit: SimpleNa
     late = datetime(2026, 9, 30, 17, 30, tzinfo=UTC)  # 2026-10-01 01:30 in Shanghai
     fire(book, case, "classify_rectify", DISPATCHER, {"items": "business_license"}, late)
     assert case.flags["classified_on"] == "2026-10-01"
-    assert case.fields["deadline"] == "2026-10-31"  # default 30 days
+    # no date given: the clock runs on its default, 30 calendar days counted on the calendar
+    assert "deadline" not in case.fields
+    basis = plan_clock(book.spec, case, "verifying", "rectifying", False, case.signals, late).basis
+    assert basis == ClockBasis(late.isoformat(), "30d", "rectifying")
+    no_holidays_2026 = WorkingCalendar(CalendarData(known_years=frozenset({2026})))
+    deadline = compute(basis, no_holidays_2026)
+    assert deadline.due_date == date(2026, 11, 2)  # day 30 is Saturday 10-31: the next working day
+    fill_deadline_field(book.spec, case, basis, deadline)
+    assert case.fields["deadline"] == "2026-11-02"
+
+
+def test_a_given_rectification_deadline_is_kept_as_given(book: Rulebook, kit: SimpleNamespace) -> None:
+    case = kit.site_case("verifying")
+    fields = {"items": "business_license", "deadline": "2026-10-31"}  # a Saturday, as the office chose
+    fire(book, case, "classify_rectify", DISPATCHER, fields, kit.NOW)
+    basis = plan_clock(book.spec, case, "verifying", "rectifying", False, case.signals, kit.NOW).basis
+    assert basis == ClockBasis("2026-10-31", None, "rectifying")
+    deadline = compute(basis, WorkingCalendar(CalendarData(known_years=frozenset({2026}))))
+    fill_deadline_field(book.spec, case, basis, deadline)
+    assert (deadline.due_date, case.fields["deadline"]) == (date(2026, 10, 31), "2026-10-31")
 
 
 def test_cut_power_by_the_power_company(book: Rulebook, kit: SimpleNamespace) -> None:
