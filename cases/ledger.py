@@ -831,22 +831,29 @@ class _ImportService:
                 examples = "、".join(c.header for c in columns(spec.type)[2:6])
                 raise InvalidInput("file", f"在“{path.name}”中找不到{spec.name}台账的表头行（如：{examples}）")
             report.sheet, report.header_row = layout.sheet, layout.header_row
-            self._header_problems(spec, layout, report)
+            columns_missing = self._header_problems(spec, layout, report)
             total = max(0, source.size_hint - layout.header_row) if source.size_hint else None
             with self.db.read() as conn:
                 calendar = _MemoCalendar(self.calendar(conn))
                 ctx = _Import(self, spec, rulebook, actor, layout, report, calendar)
                 ctx.open_keys = self._open_keys(conn, spec)
-                return self._plan_rows(conn, ctx, source.rows(), layout, report, progress, total)
+                plans = self._plan_rows(conn, ctx, source.rows(), layout, report, progress, total)
+        # Rows are still checked (every fault is reported at once), but without a required
+        # column no row is complete: none may be stored, not even with valid_only.
+        return [] if columns_missing else plans
 
-    def _header_problems(self, spec: WorkflowSpec, layout: Layout, report: ImportReport) -> None:
+    def _header_problems(self, spec: WorkflowSpec, layout: Layout, report: ImportReport) -> bool:
+        """Report missing required columns (True if any) and ignored ones."""
+        missing = False
         for col in columns(spec.type):
             if col.role == "field" and col.key in spec.create.required and col.key not in layout.found:
                 report.problems.append(Problem(layout.header_row, None, col.header, f"缺少必填列“{col.header}”"))
+                missing = True
         for letter, header in layout.unknown:
             report.notices.append(f"{letter}列“{header}”不是台账的列，已忽略")
         for letter, header in layout.repeated:
             report.notices.append(f"{letter}列“{header}”与前面的列重复，已忽略")
+        return missing
 
     def _plan_rows(self, conn: Connection, ctx: _Import, rows: Iterator[tuple[int, list[Any]]], layout: Layout, report: ImportReport,
                    progress: Progress | None, total: int | None) -> list[Planned]:  # fmt: skip
@@ -1282,11 +1289,17 @@ class _Exporter:
         return self.vocab.label(key, value)
 
 
-def _conditions(spec_type: str, state: str | None, department: str | None) -> list[Any]:
+def _conditions(
+    spec_type: str, state: str | None, department: str | None, visible_to: tuple[str, str] | None = None
+) -> list[Any]:
     """Filters as ``case list`` has them: the department is the lead unit, the town, or the
-    executor of an open item."""
+    executor of an open item; ``visible_to`` (unit, username) keeps what that user may see."""
     cases_, items = repo.CASES, repo.ITEMS
     conditions = [cases_.c.type == spec_type]
+    if visible_to is not None:
+        unit, username = visible_to
+        mine = cases_.c.id.in_(select(repo.UNITS.c.case_id).where(repo.UNITS.c.unit == unit))
+        conditions.append(or_(mine, cases_.c.created_by == username))
     if state:
         conditions.append(cases_.c.state == state)
     if department:
@@ -1336,14 +1349,16 @@ class LedgerService(_ImportService):
         case_type: str | None = None,
         state: str | None = None,
         department: str | None = None,
+        visible_to: tuple[str, str] | None = None,
         progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """The current ledger, one sheet per type (or the one type asked for)."""
-        selected = self._selection(case_type, state)
+        """The current ledger, one sheet per type (or the one type asked for); ``visible_to``
+        (unit, username) limits it to the cases that user may see, as ``CaseService`` does."""
+        selected = self.selection(case_type, state)
         code = self.org.resolve(department, "department") if department else None
         sheets = []
         with self.db.read() as conn:
-            totals = {t: int(conn.execute(select(func.count()).select_from(repo.CASES).where(and_(*_conditions(t, s, code)))).scalar_one())
+            totals = {t: int(conn.execute(select(func.count()).select_from(repo.CASES).where(and_(*_conditions(t, s, code, visible_to)))).scalar_one())
                       for t, s in selected}  # fmt: skip
             grand = sum(totals.values())
             with atomic_file(Path(target)) as tmp, _streamed_workbook() as workbook:
@@ -1354,7 +1369,9 @@ class LedgerService(_ImportService):
                     _header_row(ws, [(c.header, c.width) for c in exporter.cols])
                     formats = [_format(c) for c in exporter.cols]
                     seq = 0
-                    for rows, events, items in _export_batches(conn, _conditions(spec_type, wanted_state, code)):
+                    for rows, events, items in _export_batches(
+                        conn, _conditions(spec_type, wanted_state, code, visible_to)
+                    ):
                         for r in rows:
                             seq += 1
                             values = exporter.row(seq, r, events[r.id], items[r.id])
@@ -1371,7 +1388,7 @@ class LedgerService(_ImportService):
                 workbook.save(tmp)
         return {"file": str(target), "sheets": sheets, "rows": sum(s["rows"] for s in sheets)}
 
-    def _selection(self, case_type: str | None, state: str | None) -> list[tuple[str, str | None]]:
+    def selection(self, case_type: str | None, state: str | None) -> list[tuple[str, str | None]]:
         types = [case_type] if case_type else list(self.definitions.types)
         result = []
         for spec_type in types:

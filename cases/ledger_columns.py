@@ -17,6 +17,7 @@ decision; what an import or export does with them is ``cases.ledger``'s.
 
 import multiprocessing
 import re
+import threading
 import unicodedata
 import warnings
 import zipfile
@@ -747,8 +748,11 @@ class LedgerSheet:
             self._child = None
 
     def _start_child(self) -> None:
+        # fork is quick, but forking a process with other threads (the web server's) can copy a
+        # lock held by one of them into the child: spawn there.
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        alone = threading.active_count() == 1
+        context = multiprocessing.get_context("fork" if "fork" in methods and alone else "spawn")
         self._queue = context.Queue(maxsize=8)
         args = (str(self.path), self.case_type, self.preferred, self._queue)
         self._child = context.Process(target=_produce, args=args, daemon=True)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    """Largest evidence file."""
+    max_ledger_bytes: int = 64 * 1024 * 1024
+    """Largest ledger workbook uploaded on the pages (100,000 rows take about 10 MB)."""
     sms_url: str | None = None
     """HTTP gateway for SMS (overrides ``notifications.yaml``)."""
     sms_token: str | None = None

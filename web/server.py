@@ -39,6 +39,9 @@ def create_web_app(app: App, *, on_startup: list[object] | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        jobs = getattr(web.state, "ledger_jobs", None)
+        if jobs is not None:  # ledger imports still running roll back
+            jobs.shutdown()
 
     web = FastAPI(
         title="caseflow 闭环督办",

@@ -93,6 +93,10 @@ class Organisation:
         dept = self.find(key)
         allowed = tuple(kinds)
         if dept is None:
+            candidates = [d for d in self.departments if d.kind in allowed] if allowed else []
+            if candidates and len(candidates) <= 20:
+                names = "、".join(d.name for d in candidates)
+                raise InvalidInput(field, f"没有名为“{key}”的{_kind_words(allowed)}；可选：{names}")
             raise InvalidInput(field, f"未知单位“{key}”；请填写单位代码或中文全称（如 power 或 市供电公司）")
         if allowed and dept.kind not in allowed:
             raise InvalidInput(field, f"“{dept.name}”不是{_kind_words(allowed)}")
@@ -109,7 +113,8 @@ class Organisation:
 
 def _kind_words(kinds: tuple[str, ...]) -> str:
     words = {"unit": "成员单位", "street": "街道", "town": "镇", "park": "园区"}
-    return "或".join(words[k] for k in kinds)
+    named = [words[k] for k in kinds]
+    return named[0] if len(named) == 1 else "、".join(named[:-1]) + "或" + named[-1]
 
 
 def check_roles(roles: Iterable[str], field: str = "role") -> frozenset[str]:

@@ -698,3 +698,17 @@ def test_the_streamed_annotated_copy_of_a_large_ledger(
     ws = workbook["Sheet1"]
     assert ws["H1"].value == "问题说明" and "校验位" in ws["F2"].comment.text and ws["H3"].value is None
     assert ws["B3"].value == "问题二"
+
+
+@pytest.mark.parametrize("missing", ["所属镇街", "统一社会信用代码", "问题类别"])
+def test_without_a_required_enterprise_column_no_row_is_stored_even_valid_only(app, actors, tmp_path, missing) -> None:
+    headers = [h for h in ENTERPRISE_HEADERS if h != missing]
+    row = dict(zip(ENTERPRISE_HEADERS, [1, "缺列问题", "描述", "生产要素", "企业一", VALID[0], "孔城镇"], strict=True))
+    path = write(tmp_path / "企业台账.xlsx", [headers, [row[h] for h in headers]])
+    for valid_only in (False, True):
+        report = service(app).import_ledger(path, ENTERPRISE, actors.dispatcher, valid_only=valid_only)
+        assert not report.stored and report.valid_rows == 0
+        assert [(p.row, p.column, p.reason) for p in report.problems if p.column is None] == [
+            (1, None, f"缺少必填列“{missing}”")
+        ]
+    assert count(app, Case) == 0 and count(app, CaseEvent) == 0

@@ -45,7 +45,9 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=labels.when, level_label=labels.level_label, level_css=lambda v: labels.LEVEL_CSS.get(v, "normal"))
+    env.filters.update(
+        when=labels.when, level_label=labels.level_label, level_css=lambda v: labels.LEVEL_CSS.get(v, "normal")
+    )
     env.globals.update(CHANNELS=labels.CHANNELS, STATUSES=labels.STATUSES, quote=quote)
     return Jinja2Templates(env=env)
 
@@ -59,6 +61,7 @@ def nav(page: Page) -> list[tuple[str, str, str]]:
     items = [("/todo", "我的待办", "todo"), ("/cases", "案件查询", "cases")]
     if page.can_register():
         items.append(("/register", "登记案件", "register"))
+    items.append(("/ledger", "台账", "ledger"))
     if page.may("dashboard"):
         items.append(("/dashboard", "挂图作战", "dashboard"))
     if page.may("audit"):
@@ -75,7 +78,15 @@ def render(page: Page | None, request: Request, name: str, context: dict[str, An
            headers: dict[str, str] | None = None) -> HTMLResponse:  # fmt: skip
     templates: Jinja2Templates = request.app.state.ui_templates
     app = get_app(request)
-    base: dict[str, Any] = {"page": page, "org": app.org, "csrf_field": CSRF_FIELD, "active": "", "title": "", "nav": [], "unread": 0}
+    base: dict[str, Any] = {
+        "page": page,
+        "org": app.org,
+        "csrf_field": CSRF_FIELD,
+        "active": "",
+        "title": "",
+        "nav": [],
+        "unread": 0,
+    }
     if page is not None:
         base.update(nav=nav(page), unread=page.board.unread_count(page.actor.username), csrf=page.csrf)
     else:
@@ -102,7 +113,13 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 def _login_page(request: Request, target: str, message: str | None, status: int, username: str = "") -> Response:
     token = login_token(request)
-    context = {"title": "登录", "next": safe_next(target), "message": message, "username": username, "login_csrf": token}
+    context = {
+        "title": "登录",
+        "next": safe_next(target),
+        "message": message,
+        "username": username,
+        "login_csrf": token,
+    }
     response = render(None, request, "login.html", context, status)
     set_login_cookie(response, request, token)
     return response
@@ -126,7 +143,9 @@ def _login(request: Request, form: Any) -> Response:
     except TooManyAttempts as exc:
         return _login_page(request, target, exc.message, 429, username)
     except (NotAuthenticated, InvalidInput) as exc:
-        return _login_page(request, target, exc.message if isinstance(exc, NotAuthenticated) else "请填写用户名和密码", 401, username)
+        return _login_page(
+            request, target, exc.message if isinstance(exc, NotAuthenticated) else "请填写用户名和密码", 401, username
+        )
     response = RedirectResponse(target, status_code=303)
     seconds = int((token.expires_at - app.clock.now()).total_seconds())
     set_session(response, request, token.value, max(seconds, 60))
@@ -213,11 +232,11 @@ def install_errors(web: FastAPI) -> None:
 
 def install(web: FastAPI) -> None:
     """Add the pages to ``web`` (called by ``web.server.create_web_app``)."""
-    from web.ui import admin_pages, cases_pages, reports_pages
+    from web.ui import admin_pages, cases_pages, ledger_pages, reports_pages
 
     web.state.ui_templates = make_templates()
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="ui-static")
-    for module in (cases_pages, reports_pages, admin_pages):
+    for module in (cases_pages, ledger_pages, reports_pages, admin_pages):
         web.include_router(module.router)
     web.include_router(router)
     install_errors(web)

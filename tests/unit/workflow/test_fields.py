@@ -139,7 +139,7 @@ def test_department_kinds_allow(raw: str, code: str, org: Organisation) -> None:
 @pytest.mark.parametrize("raw", ["power", "市科经局", "sti"])
 def test_department_kinds_restrict(raw: str, org: Organisation) -> None:
     reason = refused(TOWN, raw, org)
-    assert "不是街道或镇或园区" in reason
+    assert "不是街道、镇或园区" in reason
 
 
 def test_department_list(org: Organisation) -> None:

@@ -113,7 +113,7 @@ def test_resolve_refuses_unknown(key: str, org: Organisation) -> None:
 def test_resolve_refuses_wrong_kind(org: Organisation) -> None:
     with pytest.raises(InvalidInput) as info:
         org.resolve("市供电公司", "town", ("street", "town", "park"))
-    assert info.value.errors == {"town": "“市供电公司”不是街道或镇或园区"}
+    assert info.value.errors == {"town": "“市供电公司”不是街道、镇或园区"}
 
 
 def minimal_org(**extra: Any) -> dict[str, Any]:
@@ -181,3 +181,13 @@ def test_organisation_refuses_bad_department(department: dict[str, Any], key: st
     with pytest.raises(DefinitionError) as info:
         organisation_from_data(data, "departments.yaml")
     assert info.value.key == key
+
+
+def test_resolve_unknown_town_lists_the_towns(org: Organisation) -> None:
+    with pytest.raises(InvalidInput) as info:
+        org.resolve("火星镇", "town", ("street", "town", "park"))
+    reason = info.value.reason
+    assert reason.startswith("没有名为“火星镇”的街道、镇或园区；可选：")
+    towns = [d.name for d in org.departments if d.kind in ("street", "town", "park")]
+    assert towns and all(name in reason for name in towns)
+    assert "市供电公司" not in reason
