@@ -14,7 +14,7 @@ from cases.db import Database
 from cases.models import ApiToken, SignInAttempt
 from cases.users import UserService
 from workflow.clock import Clock
-from workflow.errors import InvalidInput, NotAuthenticated, TooManyAttempts
+from workflow.errors import AccountDisabled, InvalidInput, NotAuthenticated, PermissionDenied, TooManyAttempts
 from workflow.org import Actor
 
 TOKENS, ATTEMPTS = ApiToken.__table__, SignInAttempt.__table__
@@ -57,7 +57,11 @@ class AuthService:
             # counts as a failure, so hammering a blocked account does not keep it blocked
             self._record(username, address, now, success=False, rate_limited=True)
             raise
-        actor = self.users.authenticate(username, password)
+        try:
+            actor = self.users.authenticate(username, password)
+        except AccountDisabled:
+            self._record(username, address, now, success=False)
+            raise
         self._record(username, address, now, success=actor is not None)
         if actor is None:  # raised after the commit: the failed attempt stays recorded
             raise _failed()
@@ -122,7 +126,9 @@ class AuthService:
             raise NotAuthenticated("登录已过期，请重新登录")
         try:
             return self.users.actor(row.username)
-        except Exception:  # noqa: BLE001 - a deleted or disabled user is simply not signed in
+        except PermissionDenied:  # deactivated after this token was issued
+            raise AccountDisabled() from None
+        except Exception:  # noqa: BLE001 - a deleted user is simply not signed in
             raise NotAuthenticated("账号不可用，请联系管理员") from None
 
     def revoke(self, value: str) -> None:

@@ -1,5 +1,6 @@
-"""Users: registration, password hashing (Argon2id, salted and slow), and the ``Actor`` a user
-name stands for. Sign-in tokens and sessions are the web layer's (a later issue)."""
+"""Users: registration, password hashing (Argon2id, salted and slow), deactivation, and the
+``Actor`` a user name stands for. Issuing and checking sign-in tokens is ``cases.auth``'s job;
+deactivating a user revokes them all in the same transaction."""
 
 import re
 from datetime import datetime
@@ -7,13 +8,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import and_, update
 from sqlalchemy.exc import IntegrityError
 
 from cases import repository as repo
 from cases.db import Database
+from cases.models import ApiToken
 from cases.views import local
 from workflow.clock import Clock
-from workflow.errors import InvalidInput, NotFound, PermissionDenied
+from workflow.errors import AccountDisabled, InvalidInput, NotFound, PermissionDenied
 from workflow.org import Actor, Organisation, check_roles
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -114,6 +117,30 @@ class UserService:
             row = repo.find_user(conn, username)
         return self._view(row._mapping)
 
+    def set_active(self, username: str, active: bool) -> dict[str, Any]:
+        """Deactivate or reactivate a user. Deactivating revokes every sign-in token the user
+        holds (API and web) in the same transaction; a deactivated user cannot sign in, act or
+        be told of anything. Repeating it changes nothing. The view has ``changed`` and
+        ``revoked_tokens``."""
+        tokens = ApiToken.__table__
+        now = self.clock.now()
+        with self.db.write() as conn:
+            row = repo.find_user(conn, username)
+            if row is None:
+                raise NotFound("用户", username)
+            changed = bool(row.active) != active
+            if changed:
+                repo.update_user(conn, username, {"active": active})
+            revoked = 0
+            if not active:  # also tokens issued by a sign-in that raced the first deactivation
+                revoked = conn.execute(
+                    update(tokens)
+                    .where(and_(tokens.c.username == username, tokens.c.revoked_at.is_(None)))
+                    .values(revoked_at=now)
+                ).rowcount
+            row = repo.find_user(conn, username)
+        return {**self._view(row._mapping), "changed": changed, "revoked_tokens": revoked}
+
     def actor(self, username: str) -> Actor:
         """The actor a user name stands for; ``NotFound`` or ``PermissionDenied`` if inactive."""
         with self.db.read() as conn:
@@ -125,10 +152,14 @@ class UserService:
         return Actor(row.username, row.department, frozenset(row.roles))
 
     def authenticate(self, username: str, password: str) -> Actor | None:
+        """The actor for the right password, else None; ``AccountDisabled`` for the right
+        password of a deactivated user (a wrong one never tells whether the user is active)."""
         with self.db.read() as conn:
             row = repo.find_user(conn, username)
-        if row is None or not row.active or not verify_password(row.password_hash, password):
+        if row is None or not verify_password(row.password_hash, password):
             return None
+        if not row.active:
+            raise AccountDisabled()
         return Actor(row.username, row.department, frozenset(row.roles))
 
     def exists(self, username: str) -> bool:

@@ -11,6 +11,7 @@
     ├── GuardFailed                  the trigger is allowed but a rule refuses it now (guard, reason)
     ├── VersionConflict              the case changed since the caller read it
     ├── NotAuthenticated             no valid sign-in (401)
+    │   └── AccountDisabled          the right password of a deactivated user (401)
     ├── TooManyAttempts              too many failed sign-ins; wait (429)
     └── PayloadTooLarge              an upload over the size limit (413)
 
@@ -141,6 +142,15 @@ class NotAuthenticated(CaseflowError):
 
     def __init__(self, reason: str = "请先登录") -> None:
         super().__init__(reason)
+
+
+class AccountDisabled(NotAuthenticated):
+    """The password is right but the user has been deactivated (``caseflow user deactivate``)."""
+
+    code = "account_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("账号已停用，请联系管理员")
 
 
 class TooManyAttempts(CaseflowError):

@@ -88,6 +88,38 @@ def user_channels(name: str, channels: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"{view['username']} 的通知渠道：{'、'.join(view['channels'])}")
 
 
+def _set_active(name: str, active: bool, as_json: bool) -> None:
+    with open_app() as app:
+        view = app.users.set_active(name, active)
+    if as_json:
+        print_json(view)
+    elif not view["changed"]:
+        click.echo(f"用户 {view['username']} 已是{'启用' if active else '停用'}状态，未作改动")
+    elif active:
+        click.echo(f"已启用用户 {view['username']}（{view['department_name']}）")
+    else:
+        click.echo(
+            f"已停用用户 {view['username']}（{view['department_name']}），注销其登录凭据 {view['revoked_tokens']} 个；"
+            "该用户不能再登录、办理案件或接收通知"
+        )
+
+
+@user_group.command("deactivate")
+@click.argument("name")
+@json_option
+def user_deactivate(name: str, as_json: bool) -> None:
+    """停用用户：注销其全部登录凭据，不能再登录、办理或接收通知（可重复执行）。"""
+    _set_active(name, False, as_json)
+
+
+@user_group.command("activate")
+@click.argument("name")
+@json_option
+def user_activate(name: str, as_json: bool) -> None:
+    """重新启用已停用的用户（需重新登录）。"""
+    _set_active(name, True, as_json)
+
+
 @user_group.command("list")
 @json_option
 def user_list(as_json: bool) -> None:
@@ -98,7 +130,7 @@ def user_list(as_json: bool) -> None:
             print_json(users)
             return
         table = Table(title=f"用户（{len(users)}）")
-        for column in ("用户名", "姓名", "单位", "角色", "可登录"):
+        for column in ("用户名", "姓名", "单位", "角色", "状态", "可登录"):
             table.add_column(column)
         for u in users:
             table.add_row(
@@ -106,7 +138,8 @@ def user_list(as_json: bool) -> None:
                 u["display_name"],
                 u["department_name"],
                 "、".join(u["roles"]),
-                "是" if u["can_sign_in"] else "否",
+                "启用" if u["active"] else "停用",
+                "是" if u["can_sign_in"] and u["active"] else "否",
             )
         console().print(table)
 

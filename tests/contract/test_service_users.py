@@ -6,10 +6,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import count_rows
+from helpers import count_rows, new_enterprise_case
+from sqlalchemy import select, update
 
-from cases.models import User
-from workflow.errors import InvalidInput, NotFound
+from cases.models import Notification, SignInAttempt, User
+from workflow.errors import AccountDisabled, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 
 GOOD_PASSWORD = "Tongcheng#2026"
 
@@ -120,3 +121,82 @@ def test_concurrent_registrations_of_one_name(app, request):
         outcomes = Counter(pool.map(add, range(8)))
     assert count_rows(app, User) == 1
     assert outcomes == Counter({"ok": 1, "InvalidInput:username": 7})
+
+
+# --- deactivation -----------------------------------------------------------------------------
+
+
+def cheap_hash(password: str) -> str:
+    """An Argon2id hash with a low cost: sign-in verifies it with the product's own code."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
+
+
+def test_deactivation_revokes_tokens_and_stops_sign_in_and_acting(app):
+    app.users.add("leaving", "power", ["handler"], password_hash=cheap_hash(GOOD_PASSWORD))
+    api = app.auth.sign_in("leaving", GOOD_PASSWORD, "10.0.0.1", "api")
+    web = app.auth.sign_in("leaving", GOOD_PASSWORD, "10.0.0.1", "web")
+    assert app.auth.resolve(api.value).username == "leaving"
+
+    view = app.users.set_active("leaving", False)
+    assert (view["active"], view["changed"], view["revoked_tokens"]) == (False, True, 2)
+    for token in (api, web):
+        with pytest.raises(NotAuthenticated):
+            app.auth.resolve(token.value)
+    with pytest.raises(PermissionDenied, match="已停用"):
+        app.users.actor("leaving")
+    # the right password: a clear reason; a wrong one: the usual answer (status not revealed)
+    with pytest.raises(AccountDisabled, match="账号已停用"):
+        app.auth.sign_in("leaving", GOOD_PASSWORD, "10.0.0.1")
+    with pytest.raises(NotAuthenticated) as wrong:
+        app.auth.sign_in("leaving", "Not-The-Password-1", "10.0.0.1")
+    assert type(wrong.value) is NotAuthenticated and "已停用" not in wrong.value.message
+    with app.db.read() as conn:
+        attempts = conn.execute(
+            select(SignInAttempt.success).where(SignInAttempt.username == "leaving").order_by(SignInAttempt.id)
+        ).all()
+    assert [r[0] for r in attempts] == [True, True, False, False]  # refused sign-ins are recorded
+
+    again = app.users.set_active("leaving", False)
+    assert (again["active"], again["changed"], again["revoked_tokens"]) == (False, False, 0)
+    back = app.users.set_active("leaving", True)
+    assert (back["active"], back["changed"], back["revoked_tokens"]) == (True, True, 0)
+    assert app.users.actor("leaving").username == "leaving"
+    with pytest.raises(NotAuthenticated):  # revoked tokens stay revoked
+        app.auth.resolve(api.value)
+    assert app.auth.resolve(app.auth.sign_in("leaving", GOOD_PASSWORD, "10.0.0.1").value).username == "leaving"
+    with pytest.raises(NotFound):
+        app.users.set_active("nobody_here", False)
+
+
+def test_a_token_of_a_user_deactivated_afterwards_is_refused_as_disabled(app):
+    """Even a token that escaped revocation (issued by a sign-in racing the deactivation)."""
+    app.users.add("racing", "power", ["handler"], password_hash=cheap_hash(GOOD_PASSWORD))
+    token = app.auth.sign_in("racing", GOOD_PASSWORD, "10.0.0.1")
+    with app.db.write() as conn:
+        conn.execute(update(User.__table__).where(User.__table__.c.username == "racing").values(active=False))
+    with pytest.raises(AccountDisabled):
+        app.auth.resolve(token.value)
+
+
+def test_a_deactivated_user_is_not_chosen_as_a_recipient(app, actors):
+    app.users.add("power_leaver", "power", ["handler"])
+
+    def told_of_assignment() -> set[str]:
+        number = new_enterprise_case(app)["number"]
+        app.cases.advance(number, "assign", actors.dispatcher, {"lead_unit": "power"})
+        with app.db.read() as conn:
+            rows = conn.execute(
+                select(Notification.recipient).where(
+                    Notification.case_number == number, Notification.event == "assigned"
+                )
+            )
+            return {r[0] for r in rows}
+
+    assert {"power", "power_leaver"} <= told_of_assignment()
+    app.users.set_active("power_leaver", False)
+    told = told_of_assignment()
+    assert "power" in told and "power_leaver" not in told  # the active handler of 市供电公司 only
+    app.users.set_active("power_leaver", True)
+    assert {"power", "power_leaver"} <= told_of_assignment()

@@ -192,6 +192,22 @@ def test_wrong_password_and_unknown_user_are_the_same_401(api_env: ApiEnv) -> No
     assert set(bad["details"]["fields"]) == {"username", "password"}
 
 
+def test_a_deactivated_user_loses_its_tokens_and_is_told_why_it_cannot_sign_in(api_env: ApiEnv, assigned: str) -> None:
+    client = client_for(api_env.url, api_env.user("err_leaving", "power", ("handler",)))
+    with client:
+        assert client.get(f"/api/cases/{assigned}").status_code == 200
+        assert api_env.app.users.set_active("err_leaving", False)["revoked_tokens"] == 1
+        with unchanged(api_env, assigned):
+            error_of(client.act(assigned, "accept"), 401, "not_authenticated")
+        body = error_of(sign_in(api_env.url, "err_leaving"), 401, "account_disabled")
+        assert "账号已停用" in body["message"]
+        # a wrong password does not reveal that the account exists and is deactivated
+        wrong = error_of(sign_in(api_env.url, "err_leaving", "Wrong-Password-1!"), 401, "not_authenticated")
+        assert "停用" not in wrong["message"]
+        api_env.app.users.set_active("err_leaving", True)
+        assert sign_in(api_env.url, "err_leaving").status_code == 200
+
+
 # --- sign-in records, token storage ----------------------------------------------------------
 
 

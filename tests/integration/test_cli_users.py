@@ -3,7 +3,21 @@
 from typing import Any
 
 import pytest
-from cli_support import FAKE_NOW, OFFICE, USERS, Cli, Result, add_user_args, assert_ok, assert_refused
+from cli_support import (
+    ENTERPRISE,
+    ENTERPRISE_FIELDS,
+    FAKE_NOW,
+    OFFICE,
+    POWER,
+    USERS,
+    Cli,
+    Result,
+    add_user_args,
+    assert_error_document,
+    assert_ok,
+    assert_refused,
+    field_args,
+)
 
 STRONG_PASSWORD = "Tongcheng-2026!"
 
@@ -84,3 +98,38 @@ def test_user_list_human_output_is_a_chinese_table(users: dict[str, Any]) -> Non
     out = assert_ok(users["table"]).stdout
     assert "用户名" in out and "单位" in out and "角色" in out
     assert OFFICE in out and "市科经局" in out and "孔城镇" in out and "liaison_cn" in out
+
+
+# --- deactivate / activate -------------------------------------------------------------------------
+
+
+def test_deactivate_and_activate_a_user(fresh_db: Cli) -> None:
+    cli = fresh_db
+    number = cli.json("case", "new", ENTERPRISE, "--as", OFFICE, *field_args(ENTERPRISE_FIELDS))["number"]
+    cli.ok("case", "advance", number, "assign", "--as", OFFICE, "--field", "lead_unit=power")
+    off = cli.json("user", "deactivate", POWER)
+    assert (off["username"], off["active"], off["changed"], off["revoked_tokens"]) == (POWER, False, True, 0)
+    assert off["created_at"] == FAKE_NOW
+    results = cli.run_all(
+        {
+            "again": ["user", "deactivate", POWER],
+            "acting": ["case", "advance", number, "accept", "--as", POWER],
+            "json": ["user", "list", "--json"],
+            "table": ["user", "list"],
+            "unknown": ["user", "deactivate", "nobody_at_all"],
+            "unknown_json": ["user", "activate", "nobody_at_all", "--json"],
+        }
+    )
+    assert "已是停用状态" in assert_ok(results["again"]).stdout
+    assert_refused(results["acting"], POWER, "已停用")
+    listed = {u["username"]: u for u in assert_ok(results["json"]).json()}
+    assert listed[POWER]["active"] is False and listed[OFFICE]["active"] is True
+    row = next(line for line in assert_ok(results["table"]).stdout.splitlines() if POWER in line)
+    assert "停用" in row
+    assert_refused(results["unknown"], "nobody_at_all")
+    assert results["unknown_json"].returncode == 2
+    assert_error_document(results["unknown_json"], "not_found")
+
+    on = cli.ok("user", "activate", POWER).stdout
+    assert "已启用用户" in on and POWER in on
+    assert cli.json("case", "advance", number, "accept", "--as", POWER)["state"] == "in_progress"
