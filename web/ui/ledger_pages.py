@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from cases.service import ALL_SEEING
+from web.ledger_files import safe_name, save_upload
 from web.ui.ledger_jobs import LedgerJob, LedgerJobs
 from web.ui.routes import is_htmx, redirect, render
 from web.ui.session import Page, check_csrf, current_page
@@ -33,8 +34,6 @@ JobId = Annotated[str, PathParam(min_length=8, max_length=32, pattern=r"^[A-Za-z
 TypePath = Annotated[str, PathParam(max_length=64, pattern=r"^[a-z_]+$")]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ZIP_MAGIC = b"PK\x03\x04"
-CHUNK = 1024 * 1024
 SHOWN_PROBLEMS = 500
 SHOWN_ROWS = 200
 KIND_LABELS = {"check": "检查台账", "import": "导入台账", "export": "导出台账"}
@@ -137,11 +136,11 @@ async def _start_check(request: Request, page: Page, form: FormData) -> LedgerJo
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInput("file", "请选择要导入的台账文件（.xlsx）")
-    name = _safe_name(upload.filename)
+    name = safe_name(upload.filename)
     jobs = jobs_of(request)
     job = jobs.new("check", page.actor.username, case_type, source_name=name)
     try:
-        await _save(upload, job.source, page.app.settings.max_ledger_bytes)
+        await save_upload(upload, job.source, page.app.settings.max_ledger_bytes)
     except BaseException:
         jobs.discard(job)
         raise
@@ -155,31 +154,6 @@ async def _start_check(request: Request, page: Page, form: FormData) -> LedgerJo
 
     jobs.start(job, check)
     return job
-
-
-def _safe_name(filename: str) -> str:
-    """The uploaded file's own name (it is recorded with the import), without any directory."""
-    name = Path(filename.replace("\\", "/")).name.strip()
-    if not name.lower().endswith((".xlsx", ".xlsm")):
-        raise InvalidInput("file", f"只能导入 .xlsx 工作簿；“{name or filename}”请先在 Excel 或 WPS 中另存为 .xlsx")
-    if len(name) > 120 or name.startswith("."):
-        stem, suffix = os.path.splitext(name)
-        name = (stem.lstrip(".")[:100] or "台账") + suffix
-    return name
-
-
-async def _save(upload: UploadFile, target: Path, limit: int) -> None:
-    size = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(CHUNK):
-            if size == 0 and not chunk.startswith(ZIP_MAGIC):
-                raise InvalidInput("file", "这不是 .xlsx 工作簿（.xls 或其他格式请先在 Excel 或 WPS 中另存为 .xlsx）")
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(limit)
-            out.write(chunk)
-    if size == 0:
-        raise InvalidInput("file", "上传的文件是空的")
 
 
 # --- confirm --------------------------------------------------------------------------------------
@@ -254,9 +228,9 @@ def _start_export(request: Request, page: Page, values: dict[str, str]) -> Ledge
             raise InvalidInput("state", exc.reason) from None
     department = values["department"] or None
     if department is not None:
+        department = app.org.resolve(department, "department")
         if not sees_all(page) and department != page.actor.department:
             raise InvalidInput("department", "只能导出本单位的台账")
-        department = app.org.resolve(department, "department")
     visible_to = None if sees_all(page) else (page.actor.department, page.actor.username)
     jobs = jobs_of(request)
     job = jobs.new("export", page.actor.username, case_type, download_name=_export_name(page, case_type, department))
