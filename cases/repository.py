@@ -285,11 +285,17 @@ def set_next_check(conn: Connection, case_id: int, version: int, at: datetime | 
     return result.rowcount == 1
 
 
-def deadlines_to_recompute(conn: Connection, changed_day: date | None) -> list[Row[Any]]:
-    """Cases whose deadline is provisional, or (given a changed calendar day) ends on or after it."""
-    condition = CASES.c.due_provisional.is_(True)
-    if changed_day is not None:
-        condition = or_(condition, CASES.c.due_date >= changed_day)
+def deadlines_to_recompute(conn: Connection, changed_day: date | None, changed_from: datetime | None) -> list[Row[Any]]:
+    """Cases whose deadline a calendar change may move: provisional ones, and (given the changed
+    day and its first instant) those that end on or after the day or whose next ladder check is
+    counted across it (a moment after the due date, e.g. due + 3wd). Without a changed day:
+    every open deadline."""
+    if changed_day is None or changed_from is None:
+        condition = CASES.c.due_at.is_not(None)
+    else:
+        condition = or_(
+            CASES.c.due_provisional.is_(True), CASES.c.due_date >= changed_day, CASES.c.next_check_at >= changed_from
+        )
     return list(conn.execute(select(CASES).where(condition).order_by(CASES.c.id)))
 
 

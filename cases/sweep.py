@@ -10,7 +10,7 @@ first sweep catches up every level that fell due, in order, each its own event.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,7 +24,7 @@ from cases.definitions import Definitions
 from cases.views import local
 from workflow import ladder
 from workflow.calendar import WorkingCalendar
-from workflow.clock import Clock
+from workflow.clock import SHANGHAI, Clock
 from workflow.deadlines import ClockBasis, compute
 from workflow.errors import VersionConflict
 from workflow.org import Actor
@@ -96,21 +96,29 @@ class Sweeper:
 
     def recompute_deadlines(self, changed_day: date | None = None) -> list[dict[str, Any]]:
         """Recompute open deadlines after the calendar changed: every provisional one (computed
-        on the weekends-only fallback), and every one that ends on or after ``changed_day``.
-        Each deadline that moves (or stops being provisional) is an event in its case's history."""
+        on the weekends-only fallback), and every one that ends on or after ``changed_day`` or
+        whose next ladder check is counted across it; without ``changed_day``, every open one.
+        Each deadline that moves (or stops being provisional) is an event in its case's history;
+        a ladder moment that moves while the deadline stays (due + 3wd across an adjusted working
+        day) only moves the next check, like the sweep does (scheduling data, no event)."""
         now = self.clock.now()
         changed: list[dict[str, Any]] = []
+        changed_from = datetime.combine(changed_day, time(0), SHANGHAI) if changed_day is not None else None
         with self.db.write() as conn:
             calendar = self.calendar(conn)
-            for found in repo.deadlines_to_recompute(conn, changed_day):
+            for found in repo.deadlines_to_recompute(conn, changed_day, changed_from):
                 row = dict(found._mapping)
                 raw = (row["flags"] or {}).get("clock")
-                if not raw:
+                if not raw or row["due_at"] is None:
                     continue
                 rulebook = self.definitions.pinned(conn, row["definition_version"])
                 basis = ClockBasis.from_dict(raw)
                 deadline = compute(basis, calendar)
                 if deadline.due_date == row["due_date"] and deadline.provisional == row["due_provisional"]:
+                    moments = supervision.current_schedule(rulebook.spec, row, calendar)
+                    at = supervision.next_check(row["ladder_level"], moments)
+                    if at != row["next_check_at"]:
+                        self._reschedule(conn, row, at)
                     continue
                 items = repo.items_of(conn, row["id"]) if rulebook.spec.checklists else []
                 draft = repo.to_draft(row, items)

@@ -183,13 +183,6 @@ def test_extension_of_a_provisional_deadline_is_recomputed_from_the_recomputed_d
     assert (case["due_date"], case["due_provisional"]) == ("2027-01-15", False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: only the due date decides whether a deadline is provisional/recomputed "
-    "(cases/repository.py deadlines_to_recompute, cases/supervision.deadline_columns): ladder "
-    "moments counted on the fallback (due + 3wd/5wd into 2027) keep a stale next_check_at when "
-    "an adjusted working day moves them earlier, so the step fires late",
-)
 def test_ladder_moments_in_an_unknown_year_follow_the_entered_data(app, actors):
     app.clock.set(sh(2026, 12, 30, 10))
     number = new_enterprise_case(app)["number"]  # due Thursday 2026-12-31: a known day
@@ -218,6 +211,38 @@ def test_a_default_rectification_deadline_in_an_unknown_year_is_recomputed(app, 
     }]  # fmt: skip
     case = app.cases.show(site)
     assert (case["due_date"], case["due_provisional"], case["fields"]["deadline"]) == ("2027-01-09", False, "2027-01-09")
+
+
+@pytest.mark.parametrize("kind", ["enterprise", "site"])
+def test_ladder_moments_moved_by_entered_data_move_only_the_next_check(app, actors, kind):
+    """Both directions, both workflows: a holiday moves ``supervised`` later, an adjusted working
+    day moves ``listed`` earlier; the deadline itself (a known day) stays, so no event is written."""
+    if kind == "enterprise":
+        app.clock.set(sh(2026, 12, 30, 10))
+        number = new_enterprise_case(app)["number"]  # 1wd: Thursday 2026-12-31
+    else:
+        app.clock.set(sh(2026, 12, 29, 10))
+        number = new_site_case(app)["number"]  # 2wd: Thursday 2026-12-31
+    assert (app.cases.show(number)["due_date"], app.cases.show(number)["due_provisional"]) == ("2026-12-31", False)
+    app.clock.set(sh(2027, 1, 1, 1))
+    assert [s.action for s in app.sweeper.sweep().steps] == ["warn", "mark_overdue"]
+    assert case_row(app, number).next_check_at == sh(2027, 1, 6)  # fallback: 01-01, 01-04, 01-05
+    history, version = app.cases.history(number), app.cases.show(number)["version"]
+    app.users.add("admin", "sti", ["admin"])
+    admin = app.users.actor("admin")
+    assert app.add_calendar_day("2027-01-04", "holiday", "示例假日", admin)[1] == []
+    assert case_row(app, number).next_check_at == sh(2027, 1, 7)  # 01-01, 01-05, 01-06
+    assert (app.cases.history(number), app.cases.show(number)["version"]) == (history, version)
+    app.clock.set(sh(2027, 1, 6))
+    assert app.sweeper.sweep().steps == []
+    app.clock.set(sh(2027, 1, 7))
+    assert [s.action for s in app.sweeper.sweep().steps] == ["supervise"]
+    assert case_row(app, number).next_check_at == sh(2027, 1, 9)  # listed: 01-01, 05, 06, 07, 08
+    assert app.add_calendar_day("2027-01-02", "workday", "示例调休", admin)[1] == []
+    assert case_row(app, number).next_check_at == sh(2027, 1, 8)  # 01-01, 02, 05, 06, 07
+    app.clock.set(sh(2027, 1, 8))
+    assert [s.action for s in app.sweeper.sweep().steps] == ["list"]
+    assert app.cases.show(number)["due_provisional"] is False
 
 
 def test_a_provisional_deadline_logs_a_warning(app, actors, caplog):
