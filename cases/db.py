@@ -37,6 +37,26 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file; None for PostgreSQL, an in-memory database or a URI."""
+        parsed = make_url(self.url)
+        if not self.is_sqlite or not parsed.database or parsed.database == ":memory:" or parsed.query.get("uri"):
+            return None
+        return Path(parsed.database).expanduser()
+
+    def exists(self) -> bool:
+        """False only for a SQLite file that is not there yet. Asking never creates it (connecting
+        would: a refused command must not leave an empty database behind)."""
+        path = self.sqlite_file
+        return path is None or path.exists()
+
+    def prepare(self) -> None:
+        """Make the directory of a new SQLite file (``caseflow init`` creates the database)."""
+        path = self.sqlite_file
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any exception."""
@@ -56,9 +76,6 @@ class Database:
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
-    parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         echo=echo,

@@ -21,6 +21,7 @@ def _config() -> Config:
 def upgrade(database: Database) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     config = _config()
+    database.prepare()
     with database.engine.connect() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
@@ -28,7 +29,10 @@ def upgrade(database: Database) -> None:
 
 
 def is_current(database: Database) -> bool:
-    """Whether the schema is at the newest revision."""
+    """Whether the schema is at the newest revision (False, without creating it, for a SQLite
+    file that does not exist)."""
+    if not database.exists():
+        return False
     head = ScriptDirectory.from_config(_config()).get_current_head()
     with database.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() == head

@@ -7,8 +7,10 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from caseflow.cli.common import console, err_console, json_option, open_app, print_json
+from caseflow.app import load_specs
+from caseflow.cli.common import console, err_console, json_option, load_settings, open_app, print_json
 from cases import audit
+from cases.definitions import Definitions
 from workflow.errors import CaseflowError, InvalidInput
 from workflow.graph import mermaid
 from workflow.loader import load_workflow
@@ -190,29 +192,34 @@ def workflow_group() -> None:
 @workflow_group.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def workflow_check(directory: Path | None) -> None:
-    """校验流程定义（默认为当前配置；DIR 可为含 workflows/ 的配置目录或定义文件所在目录）。"""
-    with open_app() as app:
-        if directory is None:
-            files, org = app.settings.workflow_files(), app.org
-        else:
-            if not directory.is_dir():
-                raise InvalidInput("DIR", f"目录不存在：{directory}")
-            base = directory / "workflows" if (directory / "workflows").is_dir() else directory
-            files = sorted(base.glob("*.yaml"))
-            org_file = directory / "departments.yaml"
-            org = load_organisation(org_file) if org_file.is_file() else app.org
-            if not files:
-                raise InvalidInput("DIR", f"{base} 中没有 *.yaml 流程定义")
-        for path in files:
-            spec = load_workflow(path, org)
-            click.echo(
-                f"通过 {path}：{spec.type}（{spec.name}）{len(spec.states)} 个状态，{len(spec.triggers)} 个操作，版本 {spec.version[:12]}"
-            )
+    """校验流程定义（默认为当前配置；DIR 可为含 workflows/ 的配置目录或定义文件所在目录）。
+    只读取定义文件，不需要数据库。"""
+    settings = load_settings()  # definitions only: no database is opened (or created)
+    org = load_organisation(settings.departments_file())
+    if directory is None:
+        files = settings.workflow_files()
+    else:
+        if not directory.is_dir():
+            raise InvalidInput("DIR", f"目录不存在：{directory}")
+        base = directory / "workflows" if (directory / "workflows").is_dir() else directory
+        files = sorted(base.glob("*.yaml"))
+        org_file = directory / "departments.yaml"
+        if org_file.is_file():
+            org = load_organisation(org_file)
+        if not files:
+            raise InvalidInput("DIR", f"{base} 中没有 *.yaml 流程定义")
+    for path in files:
+        spec = load_workflow(path, org)
+        click.echo(
+            f"通过 {path}：{spec.type}（{spec.name}）{len(spec.states)} 个状态，{len(spec.triggers)} 个操作，版本 {spec.version[:12]}"
+        )
 
 
 @workflow_group.command("graph")
 @click.argument("case_type", metavar="TYPE")
 def workflow_graph(case_type: str) -> None:
-    """输出 Mermaid 状态图。"""
-    with open_app() as app:
-        click.echo(mermaid(app.definitions.current(case_type).spec))
+    """输出 Mermaid 状态图（只读取定义文件，不需要数据库）。"""
+    settings = load_settings()
+    org = load_organisation(settings.departments_file())
+    definitions = Definitions(load_specs(settings.workflow_files(), org), org)
+    click.echo(mermaid(definitions.current(case_type).spec))

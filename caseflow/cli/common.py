@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from caseflow.app import App, build
+from config.settings import Settings
 from workflow.clock import SHANGHAI
 from workflow.errors import CaseflowError, InvalidInput
 
@@ -35,17 +36,22 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
-@contextmanager
-def open_app(*, needs_schema: bool = True) -> Iterator[App]:
-    """Build the app from the environment; refuse (exit 2) if the database is not initialised."""
-    from cases import migrate
-    from config.settings import Settings
-
+def load_settings() -> Settings:
+    """The settings from the environment; a bad ``CASEFLOW_*`` value is refused (exit 2)."""
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidInput(f"CASEFLOW_{str(first['loc'][0]).upper()}", str(first["msg"])) from None
+
+
+@contextmanager
+def open_app(*, needs_schema: bool = True) -> Iterator[App]:
+    """Build the app from the environment; refuse (exit 2) if the database is not initialised
+    (a SQLite file that does not exist is not created by asking)."""
+    from cases import migrate
+
+    settings = load_settings()
     app = build(settings)
     try:
         if needs_schema and not migrate.is_current(app.db):

@@ -26,6 +26,20 @@ def test_commands_on_an_uninitialised_database_say_to_run_init(bare_cli: Cli) ->
     assert set(document) >= {"error", "message", "details"}
     assert "caseflow init" in document["message"]
     assert results["user_add"].stdout == ""
+    # asking did not create an empty database file
+    assert not bare_cli.database_file.exists()
+    assert list(bare_cli.workdir.iterdir()) == []
+
+
+def test_a_refused_command_creates_no_file_or_directory_and_init_creates_both(bare_cli: Cli) -> None:
+    nested = bare_cli.workdir / "var" / "lib" / "caseflow.db"
+    cli = Cli(bare_cli.workdir, {**bare_cli.env, "CASEFLOW_DATABASE_URL": f"sqlite:///{nested}"})
+    for args in (["case", "list"], ["sweep", "--json"], ["audit", "verify"], ["user", "list"]):
+        assert_refused(cli.run(*args), "caseflow init")
+    assert list(bare_cli.workdir.iterdir()) == []
+    assert_ok(cli.run("init"))
+    assert nested.is_file()
+    assert cli.run("case", "list").returncode == 0
 
 
 def _tables(cli: Cli) -> set[str]:

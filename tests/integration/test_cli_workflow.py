@@ -114,3 +114,29 @@ def test_graph_names_every_trigger_of_the_definition(runs: dict[str, Any]) -> No
 
 def test_graph_of_an_unknown_type_is_refused(runs: dict[str, Any]) -> None:
     assert_refused(runs["results"]["graph_unknown"], "shop_complaint")
+
+
+@pytest.mark.parametrize(
+    "database",
+    [
+        pytest.param("missing", id="sqlite_not_initialised"),
+        pytest.param("postgresql+psycopg://nobody@127.0.0.1:1/nowhere", id="pg_unreachable"),
+    ],
+)
+def test_check_and_graph_need_no_database_and_create_none(bare_cli: Cli, tmp_path: Path, database: str) -> None:
+    """They only read definition files: no database is opened, and none is created."""
+    url = f"sqlite:///{tmp_path / 'not' / 'there' / 'caseflow.db'}" if database == "missing" else database
+    cli = Cli(bare_cli.workdir, {**bare_cli.env, "CASEFLOW_DATABASE_URL": url})
+    before = sorted(tmp_path.rglob("*"))
+    results = cli.run_all(
+        {
+            "check": ["workflow", "check"],
+            "graph": ["workflow", "graph", ENTERPRISE],
+            "unknown": ["workflow", "graph", "shop_complaint"],
+        }
+    )
+    for case_type, path in FILES.items():
+        assert path.name in assert_ok(results["check"]).stdout and case_type in results["check"].stdout
+    assert f"[*] --> {definition(ENTERPRISE)['initial']}" in _graph(results["graph"])
+    assert_refused(results["unknown"], "shop_complaint")
+    assert sorted(tmp_path.rglob("*")) == before
