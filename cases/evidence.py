@@ -3,18 +3,22 @@
 A file is kept at ``DATA_DIR/evidence/ab/cdef…`` named by its SHA-256, written to a temporary
 file and renamed into place, so that a crash never leaves half a file under a valid name and
 the same photo uploaded twice is stored once. The type is read from the content (magic
-bytes), never from the name; the name people gave is kept only as text in the database.
+bytes), never from the name; the name people gave is kept only as text in the database. Every
+read checks the content against its name (``EvidenceCorrupted`` for a damaged or tampered file),
+and uploading the genuine file again repairs it.
 """
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.errors import InvalidInput, NotFound
+from workflow.errors import EvidenceCorrupted, InvalidInput, NotFound
 
+log = logging.getLogger("caseflow.evidence")
 MAX_BYTES = 20 * 1024 * 1024
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -92,8 +96,8 @@ class EvidenceStore:
         """Store ``data`` (idempotent) and return its description."""
         stored = self.check(data, name)
         target = self.path(stored.sha256)
-        if target.exists() and target.stat().st_size == stored.size:
-            return stored
+        if target.exists() and target.stat().st_size == stored.size and _digest(target) == stored.sha256:
+            return stored  # a damaged copy under this name is replaced by the genuine one
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         try:
@@ -108,7 +112,21 @@ class EvidenceStore:
         return stored
 
     def read(self, sha256: str) -> bytes:
+        """The file's content, checked against its SHA-256: ``EvidenceCorrupted`` when it differs."""
         path = self.path(sha256)
         if not path.exists():
             raise NotFound("证明材料", sha256)
-        return path.read_bytes()
+        data = path.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            log.error("evidence file %s does not match its SHA-256 (content hashes to %s)", path, actual)
+            raise EvidenceCorrupted(sha256, actual)
+        return data
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -13,6 +13,7 @@
     ├── NotAuthenticated             no valid sign-in (401)
     │   └── AccountDisabled          the right password of a deactivated user (401)
     ├── TooManyAttempts              too many failed sign-ins; wait (429)
+    ├── EvidenceCorrupted            a stored evidence file no longer matches its SHA-256 (500)
     └── PayloadTooLarge              an upload over the size limit (413)
 
 ``web/`` maps them to HTTP statuses (422, 404, 403, 409) and the CLI to exit code 2. Messages are
@@ -162,6 +163,21 @@ class TooManyAttempts(CaseflowError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"登录失败次数过多，请{max(retry_after // 60, 1)}分钟后再试", {"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+class EvidenceCorrupted(CaseflowError):
+    """A stored evidence file's content no longer has the SHA-256 it is stored under: it was
+    damaged or tampered with. Nothing is served; an administrator restores it from a backup."""
+
+    code = "evidence_corrupted"
+    http_status = 500
+
+    def __init__(self, sha256: str, actual: str) -> None:
+        super().__init__(
+            f"证明材料文件已损坏或被篡改（SHA-256 校验不符：应为 {sha256[:12]}…），已拒绝提供；请联系管理员从备份恢复",
+            {"sha256": sha256, "actual_sha256": actual},
+        )
+        self.sha256 = sha256
 
 
 class PayloadTooLarge(CaseflowError):

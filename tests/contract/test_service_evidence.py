@@ -16,7 +16,7 @@ from helpers import (
 
 from cases.models import EvidenceFile
 from cases.service import Upload
-from workflow.errors import InvalidInput
+from workflow.errors import EvidenceCorrupted, InvalidInput, NotFound
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 EXE = (
@@ -156,3 +156,37 @@ def test_required_evidence_missing_is_refused(app, actors, site):
         app.cases.complete_item(site, "cut_water", actors.water)
     assert refused.value.field == "evidence"
     assert item(app.cases.show(site), "cut_water")["done"] is False
+
+
+@pytest.mark.parametrize("tampering", ["same_size", "truncated", "appended"])
+def test_a_tampered_file_is_refused_on_read_and_a_genuine_upload_repairs_it(
+    app, actors, site, data_dir, tampering, caplog
+):
+    app.cases.complete_item(site, "cut_water", actors.water, evidence=[Upload("断水.png", PNG)])
+    digest = sha(PNG)
+    path = data_dir / "evidence" / digest[:2] / digest[2:]
+    forged = {
+        "same_size": PNG[:-5] + b"XXXXX",
+        "truncated": PNG[:20],
+        "appended": PNG + b"<script>",
+    }[tampering]
+    path.write_bytes(forged)
+    with pytest.raises(EvidenceCorrupted) as refused:
+        app.cases.evidence_file(digest, actors.water)
+    assert refused.value.http_status == 500 and refused.value.code == "evidence_corrupted"
+    assert "损坏或被篡改" in refused.value.message
+    assert refused.value.details == {"sha256": digest, "actual_sha256": sha(forged)}
+    assert any("does not match its SHA-256" in r.getMessage() for r in caplog.records)
+    with pytest.raises(EvidenceCorrupted):
+        app.evidence.read(digest)
+    # the same photo uploaded again (on another item) puts the genuine content back
+    app.cases.complete_item(site, "cut_power", actors.power, {"meter_reading": "5"}, evidence=[Upload("b.png", PNG)])
+    assert path.read_bytes() == PNG
+    assert app.cases.evidence_file(digest, actors.water)[1] == PNG
+
+
+def test_a_missing_file_is_not_found(app, actors, site, data_dir):
+    app.cases.complete_item(site, "cut_water", actors.water, evidence=[Upload("断水.png", PNG)])
+    (data_dir / "evidence" / sha(PNG)[:2] / sha(PNG)[2:]).unlink()
+    with pytest.raises(NotFound):
+        app.cases.evidence_file(sha(PNG), actors.water)

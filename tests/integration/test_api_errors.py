@@ -519,6 +519,32 @@ def test_422_for_bad_item_requests_and_file_names_never_reach_the_file_system(ap
     assert download.headers["content-disposition"] == "inline; filename*=UTF-8''caseflow-escape.png"
 
 
+def test_a_tampered_evidence_file_is_never_served(api_env: ApiEnv, clearing: str) -> None:
+    """The API answers 500 ``evidence_corrupted`` in Chinese, the page an error page; neither
+    sends the forged bytes."""
+    app = api_env.app
+    water = api_env.client("err_water", "water", ("handler",))
+    content = tiny_png(4242)
+    assert water.item(clearing, "cut_water", files=[("断水.png", content, "image/png")]).status_code == 200
+    digest = sha256(content)
+    assert water.get(f"/api/evidence/{digest}").content == content
+    forged = content[:-4] + b"EVIL"
+    (api_env.data_dir / "evidence" / digest[:2] / digest[2:]).write_bytes(forged)
+
+    body = error_of(water.get(f"/api/evidence/{digest}"), 500, "evidence_corrupted")
+    assert "损坏或被篡改" in body["message"]
+    assert body["details"] == {"sha256": digest, "actual_sha256": sha256(forged)}
+    session = app.auth.sign_in("err_water", PASSWORD, "127.0.0.1", "web").value
+    with httpx.Client(base_url=api_env.url, cookies={"caseflow_session": session}, timeout=30) as browser:
+        page = browser.get(f"/evidence/{digest}")
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "损坏或被篡改" in page.text and b"EVIL" not in page.content
+    with api_env.anonymous() as anon:
+        documented = anon.get("/api/openapi.json").json()["paths"]["/api/evidence/{sha256}"]["get"]["responses"]
+    assert "500" in documented
+
+
 # --- 429 --------------------------------------------------------------------------------------
 
 

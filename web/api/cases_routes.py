@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cases.service import Upload
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
-from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, Event
+from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, ErrorBody, Event
 from workflow.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["cases"], responses=ERRORS)
@@ -162,7 +162,12 @@ def history(number: NumberPath, app: AppDep, actor: ActorDep) -> Any:
     return app.cases.history(number, actor)
 
 
-@router.get("/evidence/{sha256}", summary="下载证明材料", response_class=Response)
+@router.get(
+    "/evidence/{sha256}",
+    summary="下载证明材料（内容与 SHA-256 不符时拒绝提供）",
+    response_class=Response,
+    responses={500: {"model": ErrorBody, "description": "文件已损坏或被篡改（evidence_corrupted）"}},
+)
 def evidence(sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")], app: AppDep, actor: ActorDep) -> Response:
     meta, data = app.cases.evidence_file(sha256, actor)
     name = meta["original_name"]
