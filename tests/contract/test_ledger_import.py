@@ -455,11 +455,11 @@ def test_a_file_without_a_ledger_is_refused(app: App, actors: Actors, tmp_path: 
 def test_large_sheets_read_in_a_second_process_give_the_same_result(
     app: App, actors: Actors, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cases.ledger as ledger_module
+    import cases.ledger_import as ledger_import
 
     path = excel_shaped_workbook(tmp_path / "台账.xlsx")
     inline = service(app).import_ledger(path, SITE, actors.dispatcher, dry_run=True)
-    monkeypatch.setattr(ledger_module, "BACKGROUND_XML_BYTES", 0)
+    monkeypatch.setattr(ledger_import, "BACKGROUND_XML_BYTES", 0)
     background = service(app).import_ledger(path, SITE, actors.dispatcher, dry_run=True)
     assert background.to_dict() == inline.to_dict()
     stored = service(app).import_ledger(path, SITE, actors.dispatcher)
@@ -683,9 +683,9 @@ def test_annotated_copy_marks_every_problem(app: App, actors: Actors, tmp_path: 
 def test_the_streamed_annotated_copy_of_a_large_ledger(
     app: App, actors: Actors, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cases.ledger as ledger_module
+    import cases.ledger_annotate as ledger_annotate
 
-    monkeypatch.setattr(ledger_module, "FULL_ANNOTATE_ROWS", 0)
+    monkeypatch.setattr(ledger_annotate, "FULL_ANNOTATE_ROWS", 0)
     rows = [
         ENTERPRISE_HEADERS,
         [1, "问题一", "描述", "生产要素", "企业一", BAD_CHECKSUM, "孔城镇"],

@@ -17,7 +17,7 @@ from cases import repository as repo
 from web.ui.ledger_jobs import KEEP, MAX_RUNNING, JobsBusy, LedgerJob, LedgerJobs
 from workflow.errors import NotFound
 
-ROWS = 600  # more than one write chunk (cases.ledger.CHUNK)
+ROWS = 600  # more than one write chunk (cases.ledger_import.CHUNK)
 HEADERS = ["序号", "问题标题", "问题描述", "问题类别", "企业名称", "统一社会信用代码", "所属镇街"]
 
 
