@@ -22,7 +22,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -263,7 +263,25 @@ class LedgerImport:
 
     def _write(self, plans: list[Planned], data: bytes, name: str, actor: Actor, report: ImportReport,
                valid_only: bool, progress: Progress | None, now: datetime, guard: "_CommitGuard") -> list[dict[str, Any]] | None:  # fmt: skip
-        """The one write transaction; the created cases, or None when nothing was written."""
+        """The one write transaction; the created cases, or None when nothing was written. If
+        it fails or is interrupted, the copy of the ledger it stored as evidence goes too."""
+        source = self.evidence.path(hashlib.sha256(data).hexdigest())
+        kept_before = source.exists()
+        try:
+            return self._write_cases(plans, data, name, actor, report, valid_only, progress, now, guard)
+        except BaseException:
+            if not kept_before:
+                self._drop_unreferenced(source)
+            raise
+
+    def _drop_unreferenced(self, source: Path) -> None:
+        """Remove an evidence file that no stored record cites (after a rollback)."""
+        with suppress(Exception), self.db.read() as conn:
+            if repo.find_evidence(conn, source.parent.name + source.name) is None:
+                source.unlink(missing_ok=True)
+
+    def _write_cases(self, plans: list[Planned], data: bytes, name: str, actor: Actor, report: ImportReport,
+                     valid_only: bool, progress: Progress | None, now: datetime, guard: "_CommitGuard") -> list[dict[str, Any]] | None:  # fmt: skip
         with self.db.write() as conn:
             conflicts = self._recheck(conn, plans)
             if conflicts:

@@ -637,6 +637,7 @@ def test_an_interrupted_import_leaves_nothing_behind(app: App, actors: Actors, t
         service(app).import_ledger(path, ENTERPRISE, actors.dispatcher, progress=interrupt)
     assert ("write", 1000) in calls
     assert count(app, Case) == 0 and count(app, CaseEvent) == 0 and count(app, EvidenceFile) == 0
+    assert not [p for p in app.evidence.root.rglob("*") if p.is_file()]  # the stored copy went too
     # and the next import numbers from 1: the counter rolled back too
     report = service(app).import_ledger(path, ENTERPRISE, actors.dispatcher)
     assert report.created[0]["number"] == "QY-2026-00001" and len(report.created) == 1500

@@ -5,10 +5,18 @@ state on import, the ledger and history exports, and ``audit verify`` afterwards
 Workbooks are built with openpyxl; the product is only run as ``caseflow`` subprocesses.
 """
 
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_support import (
     ENTERPRISE,
     OFFICE,
@@ -192,3 +200,58 @@ def test_refusals_before_reading(cli: Cli) -> None:
     assert_refused(results["bad_type"], "cats")
     assert_refused(results["no_header"], "表头")
     assert cli.json("case", "list")["total"] == 0
+
+
+def _interrupt_when_showing(process: subprocess.Popen[str], terminal: int, phase: str) -> str:
+    """Read the progress bar the command draws on its terminal (stderr) until ``phase`` shows,
+    then press Ctrl-C (SIGINT); what the terminal showed."""
+    seen = b""
+    deadline = time.monotonic() + 120
+    while phase.encode() not in seen:
+        ready, _, _ = select.select([terminal], [], [], 1.0)
+        if ready:
+            try:
+                seen += os.read(terminal, 65536)
+            except OSError:  # the command ended (the terminal closed) before showing the phase
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    return seen.decode(errors="replace")
+
+
+@pytest.mark.parametrize("phase", ["读取并校验", "写入数据库"])
+def test_ctrl_c_during_an_import_leaves_all_or_nothing(fresh_db: Cli, phase: str) -> None:
+    """Ctrl-C while the progress bar shows the reading, or the writing, of a 3,000-row ledger:
+    nothing is stored (the command says so) — or, when the signal came as the commit was being
+    made, the whole ledger is, and the command says that. Never half, never a kept copy."""
+    from helpers import make_uscc
+
+    rows = [HEADERS[:7]] + [
+        [i, f"问题{i}", "描述", "生产要素", f"企业{i}", make_uscc(f"91340881MA2C{i:05d}"), "孔城镇"] for i in range(1, 3001)
+    ]
+    path = workbook(fresh_db.workdir / "big.xlsx", rows)
+    terminal, child_side = pty.openpty()
+    process = subprocess.Popen(
+        [*fresh_db.command, "import", "ledger", str(path), "--type", ENTERPRISE, "--as", OFFICE],
+        cwd=fresh_db.workdir, env={**fresh_db.env, "COLUMNS": "100", "TERM": "xterm"},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child_side, text=True,
+    )  # fmt: skip
+    os.close(child_side)
+    try:
+        shown = _interrupt_when_showing(process, terminal, phase)
+        out, _ = process.communicate(timeout=120)
+        with suppress(OSError):
+            shown += os.read(terminal, 65536).decode(errors="replace")
+    finally:
+        os.close(terminal)
+    assert phase in shown, shown
+    total = fresh_db.json("case", "list")["total"]
+    if process.returncode == 0:
+        assert phase == "写入数据库" and total == 3000, (out, shown)
+    else:
+        assert process.returncode == 2 and "导入已中断，数据库未作任何改动" in shown, (process.returncode, out, shown)
+        assert total == 0
+        kept = [p for p in (fresh_db.data_dir / "evidence").rglob("*") if p.is_file()]
+        assert kept == []  # the ledger is kept as evidence only with the cases it is the source of
+    assert_ok(fresh_db.run("audit", "verify"))
