@@ -3,15 +3,18 @@
 Builds (once, then cached) a SQLite database with the demo users and 100,000 cases of both
 types spread over every state, unit, town and supervision level, with hash-chained histories,
 checklist items, ladder steps and notifications, written in bulk with SQLAlchemy Core (the
-services would take an hour). Then it signs in through the web form and times, in process
-through httpx's ASGI transport, the to-do list (filtered and not), a case page and the
-dashboard: several runs each, the median against the 200 ms target, and a ratio against a
-baseline measured in the same run (``GET /api/health``, the cost of the stack alone).
+services would take an hour). Then it signs in through the web form (and for the API with a
+bearer token) and times, in process through httpx's ASGI transport, the to-do list (filtered
+and not), the API to-do list (``GET /api/todo``), a case page and the dashboard: several runs
+each, the median against the 200 ms target, and a ratio against a baseline measured in the same
+run (``GET /api/health``, the cost of the stack alone). ``--plans`` prints SQLite's plans of
+the API to-do list's statements.
 
-    python bench/pages.py [--cases 100000] [--runs 15] [--rebuild] [--cache DIR]
+    python bench/pages.py [--cases 100000] [--runs 15] [--profile stress] [--plans] [--rebuild] [--cache DIR]
 
 The cache lives in ``$CASEFLOW_BENCH_CACHE`` or ``~/.cache/caseflow-bench`` and is keyed by the
-number of cases and the builder's version; ``--rebuild`` makes it again.
+number of cases and the builder's version; ``--rebuild`` makes it again. The pages are timed on
+a copy brought to the newest schema revision (``at_head``, cached per revision).
 """
 
 import argparse
@@ -229,40 +232,38 @@ def _history(rng: random.Random, case_id: int, number: str, kind: str, state: st
 
 # --- measuring ----------------------------------------------------------------------------------------
 
-PROPOSED_INDEXES = (
-    'CREATE INDEX IF NOT EXISTS ix_case_board ON "case" (state, type, ladder_level, town)',
-    'CREATE INDEX IF NOT EXISTS ix_case_ladder_level ON "case" (ladder_level)',
-    'CREATE INDEX IF NOT EXISTS ix_case_due_at ON "case" (due_at)',
-    'CREATE INDEX IF NOT EXISTS ix_case_created_at ON "case" (created_at)',
-    'CREATE INDEX IF NOT EXISTS ix_case_closed ON "case" (closed_at, lead_unit, town)',
-    'CREATE INDEX IF NOT EXISTS ix_case_created_by ON "case" (created_by)',
-    "CREATE INDEX IF NOT EXISTS ix_case_event_at ON case_event (at)",
-    "CREATE INDEX IF NOT EXISTS ix_ladder_step_level ON ladder_step (level, case_id)",
-    "CREATE INDEX IF NOT EXISTS ix_ladder_step_level_at ON ladder_step (level, at)",
-    "CREATE INDEX IF NOT EXISTS ix_case_unit_waiting_case ON case_unit (unit, waiting, case_id)",
-    "CREATE INDEX IF NOT EXISTS ix_case_unit_case_waiting ON case_unit (case_id, waiting, unit)",
-)
-"""The indexes the dashboard and the to-do lists are written for (proposed as migration 0007)."""
+def at_head(source: Path) -> Path:
+    """A copy of the cached database brought to the newest schema revision (made once per
+    revision, cached next to it): the cache is built once, the migrations move on."""
+    from alembic.script import ScriptDirectory
 
+    from cases.migrate import _config
 
-def with_indexes(source: Path) -> Path:
-    """A copy of the cached database with the proposed indexes (made once, cached too)."""
-    target = source.parent / f"{source.name}-indexed"
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    target = source.parent / f"{source.name}-r{head}"
     if not (target / "caseflow.db").exists():
-        shutil.copytree(source, target, dirs_exist_ok=True)
-        app = open_app(target)
+        partial = source.parent / f"{target.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(source, partial)
+        app = open_app(partial)
+        app.migrate()
         with app.db.write() as conn:
-            for ddl in PROPOSED_INDEXES:
-                conn.exec_driver_sql(ddl)
             conn.exec_driver_sql("ANALYZE")
         app.close()
+        partial.rename(target)
     return target
 
 
-async def _client(web: Any, username: str) -> Any:
+async def _client(web: Any, username: str, api: bool = False) -> Any:
+    """A client signed in through the web form, or (``api``) holding a bearer token."""
     import httpx
 
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bench", follow_redirects=False)
+    if api:
+        signed = await client.post("/api/auth/token", json={"username": username, "password": DEMO_PASSWORD})
+        assert signed.status_code == 200, signed.text[:300]
+        client.headers["Authorization"] = f"Bearer {signed.json()['access_token']}"
+        return client
     form = await client.get("/login")
     token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
     signed = await client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/"})
@@ -297,6 +298,9 @@ def pages_to_time(app: App) -> list[tuple[str, str, str]]:
         ("to-do list, the office", "office", "/todo"),
         ("to-do list, search by name", "power_handler", "/todo?q=%E6%B5%8B%E8%AF%95%E4%BC%81%E4%B8%9A12"),
         ("to-do list, overdue filter", "office", "/todo?level=overdue_up"),
+        ("API to-do, power company", "power_handler", "/api/todo"),
+        ("API to-do, the office", "office", "/api/todo"),
+        ("API to-do, power company, page 20", "power_handler", "/api/todo?page=20"),
         (f"case page {site}", "power_handler", f"/cases/{site}"),
         (f"case page {enterprise}", "office", f"/cases/{enterprise}"),
         ("dashboard (挂图作战)", "supervisor", "/dashboard"),
@@ -308,19 +312,48 @@ async def measure(directory: Path, runs: int) -> list[dict[str, Any]]:
 
     app = open_app(directory)
     web = create_web_app(app)
-    clients: dict[str, Any] = {}
+    clients: dict[tuple[str, bool], Any] = {}
     results = []
     try:
         for label, user, path in pages_to_time(app):
-            if user not in clients:
-                clients[user] = await _client(web, user)
-            median, p90, status, size = await _time(clients[user], path, runs)
+            key = (user, path.startswith("/api/") and path != "/api/health")
+            if key not in clients:
+                clients[key] = await _client(web, *key)
+            median, p90, status, size = await _time(clients[key], path, runs)
             results.append({"page": label, "path": path, "median_ms": median, "p90_ms": p90, "status": status, "bytes": size})
     finally:
         for client in clients.values():
             await client.aclose()
         app.close()
     return results
+
+
+def todo_plans(directory: Path, username: str) -> list[str]:
+    """EXPLAIN QUERY PLAN of the statements behind the first page of ``username``'s API to-do
+    list (the ones that read ``case_unit``)."""
+    from sqlalchemy import event
+
+    app = open_app(directory)
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        seen.append((statement, parameters))
+
+    actor = app.users.actor(username)
+    event.listen(app.db.engine, "before_cursor_execute", grab)
+    try:
+        app.cases.list_cases(actor=actor, waiting_for=actor.department, sort="due", page_size=50)
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", grab)
+    lines = []
+    with app.db.engine.connect() as conn:
+        for statement, parameters in seen:
+            if "case_unit" in statement:
+                lines.append(" ".join(statement.split())[:150] + " …")
+                plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                lines += [f"    {row[-1]}" for row in plan]
+    app.close()
+    return lines
 
 
 def describe(directory: Path) -> str:
@@ -352,26 +385,25 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--cache", type=Path, default=None)
-    parser.add_argument("--schema", choices=("migrated", "proposed", "both"), default="both",
-                        help="time the schema as migrated, with the proposed indexes, or both")  # fmt: skip
     parser.add_argument("--profile", choices=("realistic", "stress"), default="realistic",
                         help="realistic: cases older than six weeks mostly closed; stress: ~45%% of all cases open")  # fmt: skip
+    parser.add_argument("--plans", action="store_true", help="print the SQLite plans of the to-do list statements")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args()
     directory = cache_path(args.cases, args.cache, args.profile)
     if args.rebuild or not (directory / "caseflow.db").exists():
         build_database(directory, args.cases, profile=args.profile)
-        shutil.rmtree(directory.parent / f"{directory.name}-indexed", ignore_errors=True)
+        for stale in directory.parent.glob(f"{directory.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    directory = at_head(directory)
     print(f"{args.cases} cases (+ the demo data), {args.profile} profile ({describe(directory)}); database {directory / 'caseflow.db'}")
     print(f"median of {args.runs} runs after 2 warm-up requests, in process (httpx ASGI transport), target {TARGET_MS:.0f} ms")
-    figures: dict[str, Any] = {}
-    ok = True
-    if args.schema in ("migrated", "both"):
-        figures["migrated"] = asyncio.run(measure(directory, args.runs))
-        ok = report("schema as migrated (alembic head)", figures["migrated"]) and ok
-    if args.schema in ("proposed", "both"):
-        figures["proposed"] = asyncio.run(measure(with_indexes(directory), args.runs))
-        ok = report("with the proposed indexes (PROPOSED_INDEXES, migration 0007)", figures["proposed"]) and ok
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    if args.plans:
+        print("\nplans of the first page of the API to-do list (power company):")
+        print("\n".join(todo_plans(directory, "power_handler")))
+    figures: dict[str, Any] = {"migrated": asyncio.run(measure(directory, args.runs))}
+    ok = report("schema as migrated (alembic head)", figures["migrated"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2))

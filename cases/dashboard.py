@@ -126,15 +126,26 @@ class Dashboard:
         # Two shapes of the same conditions. A correlated EXISTS lets a list sorted on an index
         # stop after one page; IN (subquery) drives from a unit's cases, read once in full (id and
         # deadline only) when every match must be looked at anyway: text search and deep pages.
+        # A unit's own to-do list is counted on case_unit first; without ``with_new`` its page
+        # comes from repo.waiting_page, else its size tells whether walking the index pays.
         offset = (page - 1) * page_size
         bounded = bool(f.waiting or f.department or not actor.roles & ALL_SEEING)
         with self.db.read() as conn:
             unindexed = f.sort == "due" and not self._indexed(conn, "case", "due_at")
-            if f.query or (bounded and (offset >= DEEP_OFFSET or unindexed)):
-                ids, total = self._all_ids(conn, self._conditions(actor, f, drive=True), f.sort, offset, page_size)
-            else:
-                ids = self._page_ids(conn, self._conditions(actor, f, drive=False), f.sort, offset, page_size)
-                total = self._total(conn, actor, f)
+            todo = self._plain_waiting(f) and self._own(actor, f) and not unindexed
+            total = self._count_waiting(conn, f) if todo else None
+            ids = None
+            if total is not None and not f.with_new:
+                unit = self.org.resolve(f.waiting or "", "waiting")
+                ids = repo.waiting_page(conn, unit, total, f.sort, offset, page_size)
+            if ids is None:
+                sparse = total is not None and repo.walk_window(conn, total, offset, page_size) is None
+                if f.query or sparse or (bounded and (offset >= DEEP_OFFSET or unindexed)):
+                    where = self._conditions(actor, f, drive=True)
+                    ids, total = self._all_ids(conn, where, f.sort, offset, page_size)
+                else:
+                    ids = self._page_ids(conn, self._conditions(actor, f, drive=False), f.sort, offset, page_size)
+                    total = self._total(conn, actor, f) if total is None else total
             found = {r.id: r for r in conn.execute(select(CASES).where(CASES.c.id.in_(ids)))} if ids else {}
             rows = [found[i] for i in ids if i in found]
             open_items = self._open_items(conn, [r.id for r in rows])
@@ -185,9 +196,14 @@ class Dashboard:
         stmt = select(CASES.c.id).where(and_(where, CASES.c.due_at.is_(None))).order_by(CASES.c.id)
         return ids + [r.id for r in conn.execute(stmt.offset(max(skip, 0)).limit(limit - len(ids)))]
 
+    def _own(self, actor: Actor, f: CaseFilter) -> bool:
+        """``actor`` sees every case ``f`` may match: it sees every case, or asks for its own
+        unit's to-do list."""
+        own = bool(f.waiting) and self.org.resolve(f.waiting or "", "waiting") == actor.department
+        return bool(actor.roles & ALL_SEEING) or own
+
     def _total(self, conn: Connection, actor: Actor, f: CaseFilter) -> int:
-        own = actor.roles & ALL_SEEING or (f.waiting and self.org.resolve(f.waiting, "waiting") == actor.department)
-        if self._plain_waiting(f) and own:
+        if self._plain_waiting(f) and self._own(actor, f):
             return self._count_waiting(conn, f)
         where = self._conditions(actor, f, drive=True)
         return int(conn.execute(select(func.count()).select_from(CASES).where(where)).scalar_one())

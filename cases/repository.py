@@ -7,7 +7,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, and_, bindparam, cast, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cases.models import (
@@ -156,6 +171,23 @@ def history(conn: Connection, case_id: int) -> list[Row[Any]]:
 SORTS = ("newest", "oldest", "due")
 """``due``: earliest deadline first (cases without one last)."""
 
+_ORDERS = {
+    "newest": (CASES.c.id.desc(),),
+    "oldest": (CASES.c.id.asc(),),
+    "due": (CASES.c.due_at.is_(None), CASES.c.due_at.asc(), CASES.c.id.asc()),
+}
+_WAITING_ON = and_(UNITS.c.unit == bindparam("unit"), UNITS.c.waiting.is_(True))
+_COUNT_WAITING = select(func.count()).select_from(UNITS).where(_WAITING_ON)
+_CASES_ESTIMATE = select(func.max(CASES.c.id))
+_DUE_KEY = (CASES.c.due_at, CASES.c.id)
+_WINDOW_END = (
+    select(*_DUE_KEY).where(CASES.c.due_at.is_not(None)).order_by(*_DUE_KEY).offset(bindparam("window_last")).limit(1)
+)
+_WAITS_HERE = exists().where(and_(UNITS.c.case_id == CASES.c.id, _WAITING_ON))
+WALK_WINDOW = 3
+"""The walk of the deadline index reads this many times the entries a uniform spread of the
+unit's cases would need before it gives up on the unit's to-do list (then read in full)."""
+
 
 def list_cases(
     conn: Connection,
@@ -178,7 +210,13 @@ def list_cases(
 
     ``department`` matches every case the unit is concerned with (lead, co-unit, town, item
     executor, reviewer); ``visible_unit`` limits to what a unit's user may see (its cases and
-    those ``visible_creator`` registered); ``query`` matches number, title or credit code.
+    those ``visible_creator`` registered); ``query`` matches number, title or credit code;
+    ``waiting_unit`` keeps the cases waiting on that unit (a unit's to-do list).
+
+    The page's ids are chosen first (a sort of narrow rows, on an index where one serves), then
+    their rows are read. A unit's own to-do list (``waiting_unit`` alone, or with its own
+    ``visible_unit``: a case waiting on the unit concerns it) is counted on ``case_unit`` alone
+    and, sorted by deadline, read by walking the deadline index (``walk_waiting``).
     """
     conditions: list[Any] = []
     if case_type:
@@ -196,24 +234,74 @@ def list_cases(
         conditions.append(or_(CASES.c.number == query.upper(), CASES.c.title.like(like), CASES.c.uscc == query.upper()))
     if overdue_at is not None:
         conditions.append(and_(CASES.c.due_at.is_not(None), CASES.c.due_at <= overdue_at))
+    todo = waiting_unit is not None and not conditions and visible_unit in (None, waiting_unit)
     if waiting_unit is not None:
         conditions.append(
             CASES.c.id.in_(select(UNITS.c.case_id).where(and_(UNITS.c.unit == waiting_unit, UNITS.c.waiting.is_(True))))
         )
-    if visible_unit is not None:
+    if visible_unit is not None and visible_unit != waiting_unit:
         mine = CASES.c.id.in_(select(UNITS.c.case_id).where(UNITS.c.unit == visible_unit))
         conditions.append(or_(mine, CASES.c.created_by == visible_creator) if visible_creator else mine)
     where = and_(*conditions) if conditions else None
-    order = {
-        "newest": (CASES.c.id.desc(),),
-        "oldest": (CASES.c.id.asc(),),
-        "due": (CASES.c.due_at.is_(None), CASES.c.due_at.asc(), CASES.c.id.asc()),
-    }[sort]
-    count = select(func.count()).select_from(CASES)
-    page = select(CASES).order_by(*order).offset(offset).limit(limit)
-    if where is not None:
-        count, page = count.where(where), page.where(where)
-    return list(conn.execute(page)), int(conn.execute(count).scalar_one())
+    if todo:
+        total = int(conn.execute(_COUNT_WAITING, {"unit": waiting_unit}).scalar_one())
+    else:
+        count = select(func.count()).select_from(CASES)
+        total = int(conn.execute(count if where is None else count.where(where)).scalar_one())
+    if todo:
+        ids = waiting_page(conn, str(waiting_unit), total, sort, offset, limit)
+    else:
+        page = select(CASES.c.id).order_by(*_ORDERS[sort]).offset(offset).limit(limit)
+        ids = [r.id for r in conn.execute(page if where is None else page.where(where))]
+    return rows_by_id(conn, ids), total
+
+
+def waiting_page(conn: Connection, unit: str, waiting: int, sort: str, offset: int, limit: int) -> list[int]:
+    """Ids of one page of the cases waiting on ``unit`` (``waiting`` of them, as counted on
+    ``case_unit``) in ``sort`` order: by deadline from the walk of the deadline index when it
+    answers, else sorted from the unit's rows in ``case_unit`` (their ids and deadlines only)."""
+    ids = walk_waiting(conn, unit, waiting, offset, limit) if sort == "due" else None
+    if ids is None:
+        page = select(CASES.c.id).select_from(UNITS.join(CASES, CASES.c.id == UNITS.c.case_id)).where(_WAITING_ON)
+        ids = [r.id for r in conn.execute(page.order_by(*_ORDERS[sort]).offset(offset).limit(limit), {"unit": unit})]
+    return ids
+
+
+def walk_window(conn: Connection, matches: int, offset: int, limit: int) -> int | None:
+    """How many entries of the deadline index to walk for a page of a list of ``matches`` cases
+    (``WALK_WINDOW`` times what a uniform spread needs), or ``None`` when sorting the matches
+    costs less (a list of few cases, a deep page): the walk then would read more entries than
+    twice the number of matches."""
+    cases = conn.execute(_CASES_ESTIMATE).scalar() or 0
+    window = WALK_WINDOW * -(-(offset + limit) * cases // max(matches, 1))
+    return None if window > 2 * matches else window
+
+
+def walk_waiting(conn: Connection, unit: str, waiting: int, offset: int, limit: int) -> list[int] | None:
+    """Ids of one page of the cases waiting on ``unit`` (``waiting`` of them), earliest deadline
+    first, read by walking the index on ``case (due_at, id)`` and probing ``case_unit`` for each
+    entry, within a window of the index (``walk_window``); ``None`` when that is not worth it or
+    not enough (a page among the cases without a deadline, a unit with few cases or whose cases
+    come late in the index): the caller then sorts the unit's cases, which costs their number."""
+    if waiting <= offset:
+        return []
+    window = walk_window(conn, waiting, offset, limit)
+    if window is None:
+        return None
+    end = conn.execute(_WINDOW_END, {"window_last": window - 1}).first()
+    stmt = select(CASES.c.id).where(CASES.c.due_at.is_not(None), _WAITS_HERE)
+    if end is not None:
+        stmt = stmt.where(tuple_(*_DUE_KEY) <= tuple_(end.due_at, end.id))
+    ids = [r.id for r in conn.execute(stmt.order_by(*_DUE_KEY).offset(offset).limit(limit), {"unit": unit})]
+    return ids if len(ids) == limit or offset + len(ids) == waiting else None
+
+
+def rows_by_id(conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+    """The case rows of ``ids``, in that order."""
+    if not ids:
+        return []
+    found = {r.id: r for r in conn.execute(select(CASES).where(CASES.c.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def cases_with_evidence(conn: Connection, sha256: str) -> list[str]:
