@@ -20,7 +20,7 @@ from cases.views import is_open, local
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.errors import InvalidInput
-from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
+from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS, OVERDUE_TRIGGERS
 from workflow.rules import RELATIONS
 
 CASES, EVENTS, ITEMS = Case.__table__, CaseEvent.__table__, CaseItem.__table__
@@ -173,7 +173,7 @@ def bulletin(
         unit = unit_of(row, definitions)
         if unit:
             stats[unit]["current_overdue"] += 1
-    ever = conn.execute(select(EVENTS.c.case_id).where(EVENTS.c.trigger == "mark_overdue").distinct())
+    ever = conn.execute(select(EVENTS.c.case_id).where(EVENTS.c.trigger.in_(OVERDUE_TRIGGERS)).distinct())
     ever_ids = [r.case_id for r in ever]
     if ever_ids:
         for row in conn.execute(select(CASES.c.lead_unit, CASES.c.town, CASES.c.type).where(CASES.c.id.in_(ever_ids))):

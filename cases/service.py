@@ -352,7 +352,10 @@ class CaseService:
             raise InvalidInput("reason", "理由最多2000个字")
         level = ladder.fire(row["ladder_level"], trigger)
         moments = supervision.current_schedule(rulebook.spec, row, self.calendar(conn))
-        columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
+        if ladder.skips_overdue(row["ladder_level"], level) and ladder.overdue_moment(moments) is not None:
+            draft.flags[supervision.OVERDUE_UNRECORDED] = row["deadline_seq"]  # recorded by the sweep at due_at
+        unrecorded = supervision.overdue_unrecorded(draft.flags, row["deadline_seq"])
+        columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments, unrecorded)}
         repo.record_ladder_step(conn, row["id"], row["deadline_seq"], level, now, actor.username)
         payload = {
             "fields": {"reason": reason},

@@ -18,6 +18,9 @@ from workflow.ladder import Moment
 from workflow.spec import WorkflowSpec
 
 EXPIRY = "expiry"
+OVERDUE_UNRECORDED = "overdue_unrecorded"
+"""``flags`` key: the ``deadline_seq`` whose overdue moment a raise by hand jumped over; the sweep
+records it (``record_overdue``) when ``due_at`` passes, then drops the key."""
 log = logging.getLogger("caseflow.deadlines")
 
 
@@ -38,10 +41,15 @@ def schedule(
     return ladder.moments(spec.ladder, due_date, due_at, calendar)
 
 
-def next_check(level: str, moments: list[Moment]) -> datetime | None:
+def next_check(level: str, moments: list[Moment], overdue_unrecorded: bool = False) -> datetime | None:
     if moments and moments[0].level == EXPIRY:
         return moments[0].at
-    return ladder.next_check(level, moments)
+    return ladder.next_check(level, moments, overdue_unrecorded)
+
+
+def overdue_unrecorded(flags: dict[str, Any] | None, seq: int) -> bool:
+    """Whether deadline ``seq`` still owes its overdue record (see ``OVERDUE_UNRECORDED``)."""
+    return (flags or {}).get(OVERDUE_UNRECORDED) == seq
 
 
 def deadline_columns(
@@ -58,6 +66,9 @@ def deadline_columns(
     fill_deadline_field(spec, draft, basis, deadline)
     if deadline.provisional:
         _warn_provisional(draft, basis, deadline, calendar)
+    unrecorded = overdue_unrecorded(draft.flags, seq)
+    if not unrecorded:  # a new deadline: the old one's pending record is gone with it
+        draft.flags.pop(OVERDUE_UNRECORDED, None)
     moments = schedule(spec, basis, deadline.due_date, deadline.due_at, calendar)
     return {
         "due_at": deadline.due_at,
@@ -65,7 +76,7 @@ def deadline_columns(
         "due_provisional": deadline.provisional,
         "deadline_seq": seq,
         "ladder_level": level,
-        "next_check_at": next_check(level, moments),
+        "next_check_at": next_check(level, moments, unrecorded),
     }
 
 
@@ -111,6 +122,7 @@ def after_decision(
     if plan.action == CLEAR:
         draft.flags.pop("clock", None)
         draft.flags.pop("due_date", None)
+        draft.flags.pop(OVERDUE_UNRECORDED, None)
         columns = {
             "due_at": None,
             "due_date": None,

@@ -167,6 +167,11 @@ class Sweeper:
             return [step, *later]
         moments = supervision.schedule(spec, basis, row["due_date"], row["due_at"], calendar)
         steps = []
+        overdue = ladder.overdue_moment(moments)
+        if overdue and overdue.at <= now and supervision.overdue_unrecorded(draft.flags, row["deadline_seq"]):
+            step, row = self._record_overdue(conn, row, items, draft, rulebook, overdue, moments, now)
+            items = repo.items_of(conn, row["id"]) if spec.checklists else []
+            steps.append(step)
         for moment in ladder.due_steps(row["ladder_level"], moments, now):
             trigger = ladder.TRIGGER_OF[moment.level]
             level = ladder.fire(row["ladder_level"], trigger)
@@ -175,7 +180,8 @@ class Sweeper:
                 draft.flags["ever_overdue"] = True
             payload = {"level": level, "from_level": row["ladder_level"], "deadline_seq": row["deadline_seq"],
                        "due_date": row["due_date"].isoformat(), "scheduled_for": local(moment.at)}  # fmt: skip
-            columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments)}
+            unrecorded = supervision.overdue_unrecorded(draft.flags, row["deadline_seq"])
+            columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments, unrecorded)}
             row = write_change(
                 conn, row, items, draft, rulebook, trigger=trigger, actor="system", note=None,
                 payload=payload, now=now, sinks=self.sinks, columns=columns,
@@ -183,8 +189,29 @@ class Sweeper:
             items = repo.items_of(conn, row["id"]) if spec.checklists else []
             steps.append(Step(row["number"], trigger, level, row["state"], moment.at))
         if not steps:  # nothing above the current level is due (e.g. already raised by hand)
-            self._reschedule(conn, row, supervision.next_check(row["ladder_level"], moments))
+            unrecorded = supervision.overdue_unrecorded(draft.flags, row["deadline_seq"])
+            self._reschedule(conn, row, supervision.next_check(row["ladder_level"], moments, unrecorded))
         return steps
+
+    def _record_overdue(self, conn: Connection, row: dict[str, Any], items: list[Any], draft: Any, rulebook: Any,
+                        overdue: ladder.Moment, moments: list[ladder.Moment],
+                        now: datetime) -> tuple[Step, dict[str, Any]]:  # fmt: skip
+        """``due_at`` passed while the case stood above ``overdue`` (raised by hand before): record
+        that it went overdue — ``flags.ever_overdue``, the ``overdue`` ladder row of this deadline
+        (the dashboard's 超期; its unique key keeps it once) and a ``record_overdue`` event (the
+        bulletin's 累计超期数) — without a level change, so no 催办 notice is sent after the 督办."""
+        level = row["ladder_level"]
+        draft.flags["ever_overdue"] = True
+        draft.flags.pop(supervision.OVERDUE_UNRECORDED, None)
+        repo.record_ladder_step(conn, row["id"], row["deadline_seq"], "overdue", now, "system")
+        payload = {"level": level, "from_level": level, "deadline_seq": row["deadline_seq"],
+                   "due_date": row["due_date"].isoformat(), "scheduled_for": local(overdue.at)}  # fmt: skip
+        columns = {"next_check_at": supervision.next_check(level, moments)}
+        new_row = write_change(
+            conn, row, items, draft, rulebook, trigger=ladder.RECORD_OVERDUE, actor="system", note=None,
+            payload=payload, now=now, sinks=self.sinks, columns=columns,
+        )  # fmt: skip
+        return Step(new_row["number"], ladder.RECORD_OVERDUE, level, new_row["state"], overdue.at), new_row
 
     def _reschedule(self, conn: Connection, row: dict[str, Any], at: datetime | None) -> None:
         """Move the next check; scheduling data, not a change of the case (no event)."""

@@ -32,6 +32,11 @@ TRIGGER_OF = {"warned": "warn", "overdue": "mark_overdue", "supervised": "superv
 LEVEL_OF_TRIGGER = {trigger: level for level, trigger in TRIGGER_OF.items()}
 MANUAL_TRIGGERS = ("supervise", "list")
 """Triggers a dispatcher may fire by hand, with a reason."""
+RECORD_OVERDUE = "record_overdue"
+"""Not a level change: the sweep's record that ``due_at`` passed while the case stood above
+``overdue`` because a dispatcher raised it by hand before (statistics keep "ever overdue")."""
+OVERDUE_TRIGGERS = ("mark_overdue", RECORD_OVERDUE)
+"""Events by which a case went overdue (the bulletin's 累计超期数)."""
 
 
 def rank(level: str) -> int:
@@ -104,7 +109,18 @@ def due_steps(level: str, schedule: Sequence[Moment], now: datetime) -> list[Mom
     return [m for m in schedule if rank(m.level) > rank(level) and m.at <= now]
 
 
-def next_check(level: str, schedule: Sequence[Moment]) -> datetime | None:
-    """The earliest moment of a level above ``level``, or None at the top."""
-    pending = [m.at for m in schedule if rank(m.level) > rank(level)]
+def skips_overdue(from_level: str, to_level: str) -> bool:
+    """Whether a raise jumps over ``overdue`` (a manual 督办 before the sweep marked it overdue):
+    the overdue moment must then still be recorded when it comes."""
+    return rank(from_level) < rank("overdue") < rank(to_level)
+
+
+def overdue_moment(schedule: Sequence[Moment]) -> Moment | None:
+    return next((m for m in schedule if m.level == "overdue"), None)
+
+
+def next_check(level: str, schedule: Sequence[Moment], overdue_unrecorded: bool = False) -> datetime | None:
+    """The earliest moment of a level above ``level`` (and the overdue moment while a raise by hand
+    left it ``overdue_unrecorded``), or None when nothing is left to happen."""
+    pending = [m.at for m in schedule if rank(m.level) > rank(level) or (overdue_unrecorded and m.level == "overdue")]
     return min(pending) if pending else None

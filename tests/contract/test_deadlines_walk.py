@@ -495,25 +495,25 @@ def test_dispatcher_supervises_by_hand_and_the_sweep_continues_above_it(app, act
     assert (event["payload"]["level"], event["payload"]["from_level"]) == ("supervised", "normal")
     assert ladder_rows(app, number) == [(seq, "supervised", "dispatcher")]
     at = moments(date(2026, 10, 13))
-    assert case_row(app, number).next_check_at == at["listed"]
+    assert case_row(app, number).next_check_at == at["overdue"]  # the overdue moment is still to be recorded
     assert app.cases.show(number, actors.dispatcher)["allowed_triggers"][-1:] == ["list"]
     walk = LadderWalk(app, number)
-    for level in ("warned", "overdue", "supervised"):  # below or at the raised level: never fired
-        walk.quiet(at[level])
+    walk.quiet(at["warned"])  # below the raised level: never fired
+    # due_at passes: no 催办 (the level stays), but the case went overdue and that is recorded
+    walk.quiet(at["overdue"] - timedelta(seconds=1))
+    walk.step(at["overdue"], "record_overdue", "supervised", "in_progress", date(2026, 10, 13), seq)
+    assert case_row(app, number).flags["ever_overdue"] is True
+    assert case_row(app, number).next_check_at == at["listed"]
+    walk.quiet(at["overdue"])
+    walk.quiet(at["supervised"])  # at the raised level: never fired
     walk.climb(date(2026, 10, 13), "in_progress", ("listed",))
     assert ladder_rows(app, number) == [
         (seq, "supervised", "dispatcher"),
+        (seq, "overdue", "system"),
         (seq, "listed", "system"),
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a case raised by hand (supervise/list) before its due_at never records that it "
-    "went overdue: Sweeper._due_steps (cases/sweep.py) sets flags.ever_overdue only when it fires "
-    "a level above the current one, and no mark_overdue event is written, so the weekly "
-    "bulletin's 累计超期数 (cases/reports.py counts mark_overdue events) misses it",
-)
 def test_a_case_raised_by_hand_before_due_still_counts_as_ever_overdue(app, actors):
     number = _in_progress_simple(app, actors)  # due 2026-10-13
     app.clock.set(sh(2026, 10, 12, 9))
@@ -522,6 +522,75 @@ def test_a_case_raised_by_hand_before_due_still_counts_as_ever_overdue(app, acto
     row = case_row(app, number)
     overdue_events = [e for e in app.cases.history(number) if e["trigger"] == "mark_overdue"]
     assert row.flags.get("ever_overdue") is True or overdue_events
+    # recorded once, as what it is: not a 催办 (the level stays 督办), no second escalation
+    history = app.cases.history(number)
+    assert [e["trigger"] for e in history][-2:] == ["supervise", "record_overdue"]
+    assert overdue_events == [] and row.ladder_level == "supervised"
+    assert "overdue_unrecorded" not in row.flags
+    assert sweep_at(app, sh(2026, 10, 15, 9), number) == []
+    assert sweep_at(app, sh(2026, 10, 19, 9), number) == []  # listed falls due at 10-21 00:00
+
+
+@pytest.mark.parametrize("kind", ["enterprise", "site"])
+def test_a_raise_by_hand_after_due_at_before_the_sweep_records_the_missed_overdue(app, actors, kind):
+    """The sweep was down over due_at and the dispatcher listed the case by hand first: the next
+    sweep records that it went overdue at due_at, and nothing else is due any more."""
+    if kind == "enterprise":
+        number, due, state = _in_progress_simple(app, actors), date(2026, 10, 13), "in_progress"
+    else:
+        number, due, state = new_site_case(app)["number"], date(2026, 10, 9), "reported"
+    assert app.cases.show(number)["due_date"] == due.isoformat()
+    seq = case_row(app, number).deadline_seq
+    app.clock.set(end_of(due) + timedelta(hours=10))
+    case = app.cases.advance(number, "list", actors.dispatcher, {"reason": "逾期未办，挂牌督办"})
+    assert case["supervision"] == "listed"
+    assert case_row(app, number).next_check_at == end_of(due)  # the missed overdue moment
+    steps = sweep_at(app, end_of(due) + timedelta(hours=11), number)
+    assert [(s.action, s.level, s.to_state, s.scheduled_for) for s in steps] == [
+        ("record_overdue", "listed", state, end_of(due))
+    ]
+    row = case_row(app, number)
+    assert (row.flags["ever_overdue"], row.next_check_at, row.ladder_level) == (True, None, "listed")
+    assert ladder_rows(app, number) == [(seq, "listed", "dispatcher"), (seq, "overdue", "system")]
+    assert sweep_at(app, sh(2026, 12, 31), number) == []
+
+
+def test_a_raise_by_hand_after_the_sweep_marked_it_overdue_records_nothing_more(app, actors):
+    number = _in_progress_simple(app, actors)
+    seq = case_row(app, number).deadline_seq
+    sweep_at(app, sh(2026, 10, 14, 1), number)  # warned, overdue
+    app.clock.set(sh(2026, 10, 14, 9))
+    app.cases.advance(number, "supervise", actors.dispatcher, {"reason": "逾期督办"})
+    assert "overdue_unrecorded" not in case_row(app, number).flags
+    assert [s.action for s in sweep_at(app, sh(2026, 12, 31), number)] == ["list"]
+    triggers = [e["trigger"] for e in app.cases.history(number)]
+    assert triggers.count("mark_overdue") == 1 and "record_overdue" not in triggers
+    assert [lv for s, lv, _ in ladder_rows(app, number) if s == seq] == ["warned", "overdue", "supervised", "listed"]
+
+
+@pytest.mark.parametrize("kind", ["enterprise", "site"])
+def test_a_new_deadline_before_due_drops_the_pending_overdue_record(app, actors, kind):
+    """Raised by hand, then the case moves on to a new clock before due_at: the old deadline never
+    went overdue, the new one climbs from normal and is recorded as usual."""
+    if kind == "enterprise":
+        number = _in_progress_simple(app, actors)  # due 10-13
+        app.clock.set(sh(2026, 10, 12, 9))
+        app.cases.advance(number, "supervise", actors.dispatcher, {"reason": "提前督办"})
+        assert case_row(app, number).next_check_at == sh(2026, 10, 14)
+        case = app.cases.advance(number, "answer", actors.power, ANSWER)
+        new_due, state = date(2026, 10, 14), "answered"
+    else:
+        number = new_site_case(app)["number"]  # reported, due 10-09
+        app.cases.advance(number, "supervise", actors.dispatcher, {"reason": "提前督办"})
+        case = app.cases.advance(number, "start_verification", actors.dispatcher)
+        new_due, state = add_wd(date(2026, 9, 30), 5), "verifying"  # 10-13: over the holiday, 10-10 counts
+    assert (case["supervision"], case["due_date"]) == ("normal", new_due.isoformat())
+    row = case_row(app, number)
+    assert "overdue_unrecorded" not in row.flags and row.flags.get("ever_overdue") is None
+    LadderWalk(app, number).climb(new_due, state)
+    triggers = [e["trigger"] for e in app.cases.history(number)]
+    assert "record_overdue" not in triggers and triggers.count("mark_overdue") == 1
+    assert case_row(app, number).flags["ever_overdue"] is True
 
 
 def test_dispatcher_lists_by_hand_after_a_warning(app, actors):
@@ -533,10 +602,17 @@ def test_dispatcher_lists_by_hand_after_a_warning(app, actors):
     app.clock.set(sh(2026, 10, 13, 9))
     case = app.cases.advance(number, "list", actors.dispatcher, {"reason": "挂牌督办"})
     assert case["supervision"] == "listed"
-    assert case_row(app, number).next_check_at is None
+    assert case_row(app, number).next_check_at == sh(2026, 10, 14)  # only the overdue record is left
     assert "supervise" not in app.cases.show(number, actors.dispatcher)["allowed_triggers"]
-    LadderWalk(app, number).quiet(sh(2026, 12, 31))
-    assert ladder_rows(app, number) == [(seq, "warned", "system"), (seq, "listed", "dispatcher")]
+    walk = LadderWalk(app, number)
+    walk.step(sh(2026, 10, 14), "record_overdue", "listed", "in_progress", date(2026, 10, 13), seq)
+    assert case_row(app, number).next_check_at is None
+    walk.quiet(sh(2026, 12, 31))
+    assert ladder_rows(app, number) == [
+        (seq, "warned", "system"),
+        (seq, "listed", "dispatcher"),
+        (seq, "overdue", "system"),
+    ]
 
 
 def _refusals(app, actors, number: str) -> list[tuple[str, Any, dict[str, Any], type]]:

@@ -263,6 +263,28 @@ def test_a_case_supervised_by_hand_before_its_deadline_is_not_overdue(app, actor
     assert (rows["drc"]["current_overdue"], rows["drc"]["total_overdue"]) == (0, 0)
 
 
+def test_a_case_supervised_by_hand_that_then_passes_its_deadline_counts_as_overdue_once(app, actors, clock):
+    """累计超期数 keeps it (the sweep records the overdue moment it may not climb to), but no
+    逾期催办 is counted or sent after the 督办: the level never went back down to 逾期."""
+    clock.set(at("2026-10-12", 9))
+    number = new_enterprise_case(app)["number"]
+    app.cases.advance(number, "assign", actors.dispatcher, {"lead_unit": "drc", "class": "simple"})
+    app.cases.advance(number, "accept", actors.drc)  # due Monday 10-19
+    app.cases.advance(number, "supervise", actors.dispatcher, {"reason": "市领导关注"})
+    with app.db.read() as conn:
+        sent_before = conn.execute(select(N.c.id)).all()
+    Week(app, at("2026-10-12")).until(at("2026-10-21", 9))  # overdue 10-20 00:00; listed only at 10-27
+    with app.db.read() as conn:
+        assert conn.execute(select(N.c.id)).all() == sent_before, "the overdue record notifies nobody"
+    assert [e["trigger"] for e in app.cases.history(number)][-2:] == ["supervise", "record_overdue"]
+    rows = {r["unit"]: r for r in app.periodic.bulletin_data("2026-W43")["rows"]}
+    assert (rows["drc"]["current_overdue"], rows["drc"]["total_overdue"]) == (1, 1)
+    assert (rows["drc"]["overdue"], rows["drc"]["supervised"], rows["drc"]["listed"]) == (0, 0, 0)
+    Week(app, at("2026-10-21")).until(at("2026-10-28", 9))  # listed: still one overdue case
+    rows = {r["unit"]: r for r in app.periodic.bulletin_data("2026-W44")["rows"]}
+    assert (rows["drc"]["total_overdue"], rows["drc"]["listed"]) == (1, 1)
+
+
 def test_registering_a_problem_adds_no_bulletin_row(app, actors, clock):
     clock.set(at("2026-10-12", 9))
     new_enterprise_case(app, town="longteng")

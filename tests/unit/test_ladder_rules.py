@@ -158,6 +158,30 @@ def test_next_check_is_the_earliest_moment_above_the_level(level, expected):
     assert ladder.next_check(level, SCHEDULE) == expected
 
 
+@pytest.mark.parametrize(
+    "level, expected",
+    [("normal", sh(2026, 10, 8)), ("warned", sh(2026, 10, 9)), ("supervised", sh(2026, 10, 9)),
+     ("listed", sh(2026, 10, 9))],
+)  # fmt: skip
+def test_next_check_keeps_the_overdue_moment_a_raise_by_hand_jumped_over(level, expected):
+    assert ladder.next_check(level, SCHEDULE, overdue_unrecorded=True) == expected
+
+
+@pytest.mark.parametrize(
+    "from_level, to_level, skips",
+    [("normal", "supervised", True), ("warned", "listed", True), ("normal", "listed", True),
+     ("overdue", "supervised", False), ("supervised", "listed", False), ("normal", "warned", False),
+     ("warned", "overdue", False)],
+)  # fmt: skip
+def test_a_raise_skips_overdue_only_when_it_jumps_over_it(from_level, to_level, skips):
+    assert ladder.skips_overdue(from_level, to_level) is skips
+
+
+def test_the_overdue_moment_is_due_at():
+    assert ladder.overdue_moment(SCHEDULE) == ladder.Moment("overdue", sh(2026, 10, 9))
+    assert ladder.overdue_moment([m for m in SCHEDULE if m.level != "overdue"]) is None
+
+
 def test_catching_up_fires_each_level_once_in_order():
     level, fired = "normal", []
     for moment in ladder.due_steps(level, SCHEDULE, sh(2026, 12, 1)):

@@ -21,6 +21,7 @@ SYSTEM_TRIGGERS = {
     "complete_item": "完成事项",
     "warn": "临期预警",
     "mark_overdue": "逾期催办",
+    "record_overdue": "逾期（已督办）",
     "supervise": "督办",
     "list": "挂牌督办",
     "recompute_deadline": "重算期限",
