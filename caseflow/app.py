@@ -96,7 +96,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
     clock = clock or make_clock(settings)
     org = load_organisation(settings.departments_file())
     definitions = Definitions(load_specs(settings.workflow_files(), org), org)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     evidence = EvidenceStore(settings.data_dir, settings.max_upload_bytes)
     calendar = CalendarService(
         db, clock, load_package_data(range(MIN_YEAR, MAX_YEAR + 1)), load_calendar_files(settings.calendar_files())

@@ -34,7 +34,7 @@ def is_current(database: Database) -> bool:
     if not database.exists():
         return False
     head = ScriptDirectory.from_config(_config()).get_current_head()
-    with database.engine.connect() as conn:
+    with database.read() as conn:  # a read: never waits for (or takes) the write lock
         return MigrationContext.configure(conn).get_current_revision() == head
 
 

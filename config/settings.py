@@ -5,7 +5,7 @@ Nothing is read at import time: the composition root calls ``Settings()``.
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULTS = Path(__file__).parent
@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     sms_url: str | None = None
     """HTTP gateway for SMS (overrides ``notifications.yaml``)."""
     sms_token: str | None = None
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    """How long a SQLite writer waits for another one before answering 数据库正忙 (``DatabaseBusy``)."""
 
     @field_validator("fake_now")
     @classmethod

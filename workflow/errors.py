@@ -14,9 +14,10 @@
     │   └── AccountDisabled          the right password of a deactivated user (401)
     ├── TooManyAttempts              too many failed sign-ins; wait (429)
     ├── EvidenceCorrupted            a stored evidence file no longer matches its SHA-256 (500)
+    ├── DatabaseBusy                 another writer held the database too long; retry (503)
     └── PayloadTooLarge              an upload over the size limit (413)
 
-``web/`` maps them to HTTP statuses (422, 404, 403, 409) and the CLI to exit code 2. Messages are
+``web/`` maps them to HTTP statuses (422, 404, 403, 409, …) and the CLI to exit code 2. Messages are
 for people and in Chinese; ``code`` and ``details`` are for programs. This module does no I/O.
 """
 
@@ -178,6 +179,19 @@ class EvidenceCorrupted(CaseflowError):
             {"sha256": sha256, "actual_sha256": actual},
         )
         self.sha256 = sha256
+
+
+class DatabaseBusy(CaseflowError):
+    """The database stayed locked by another writer past the wait limit (SQLite's busy timeout,
+    a PostgreSQL lock timeout or deadlock). Nothing was changed; the same request may be retried
+    after ``retry_after`` seconds."""
+
+    code = "database_busy"
+    http_status = 503
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("数据库正忙，请稍后重试", {"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 class PayloadTooLarge(CaseflowError):

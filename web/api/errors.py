@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow.errors import CaseflowError, TooManyAttempts
+from workflow.errors import CaseflowError, DatabaseBusy, TooManyAttempts
 
 log = logging.getLogger("caseflow.api")
 _HTTP_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
@@ -34,7 +34,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def install(api: FastAPI) -> None:
     @api.exception_handler(CaseflowError)
     async def caseflow_error(_: Request, exc: CaseflowError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+        retry_after = exc.retry_after if isinstance(exc, TooManyAttempts | DatabaseBusy) else None
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         if exc.http_status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(

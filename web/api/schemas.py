@@ -133,5 +133,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (413, "上传内容过大（payload_too_large）"),
         (422, "输入有误（invalid_input），details.fields 指出每个字段"),
         (429, "登录失败次数过多（too_many_attempts），见 Retry-After"),
+        (503, "数据库正忙（database_busy），未作任何改动，按 Retry-After 稍后重试"),
     )
 }
