@@ -79,8 +79,12 @@ class Sweeper:
         self.calendar = calendar
         self.sinks: list[ChangeSink] = []
 
-    def sweep(self, now: datetime | None = None, batch: int = BATCH) -> SweepReport:
-        """Perform every step due at ``now`` (default: the clock's now)."""
+    def sweep(
+        self, now: datetime | None = None, batch: int = BATCH, between_batches: Callable[[], bool] | None = None
+    ) -> SweepReport:
+        """Perform every step due at ``now`` (default: the clock's now). ``between_batches`` is
+        called after each committed batch (the scheduler renews its lease there); when it returns
+        False the sweep stops, and what is left stays due for the next sweep."""
         now = now or self.clock.now()
         report = SweepReport(now)
         seen: set[int] = set()
@@ -91,7 +95,7 @@ class Sweeper:
                 for row in rows:
                     seen.add(row.id)
                     self._one(conn, dict(row._mapping), now, calendar, report)
-            if not rows:
+            if not rows or (between_batches is not None and not between_batches()):
                 return report
 
     def recompute_deadlines(self, changed_day: date | None = None) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """The scheduler: APScheduler 3.11 in the Asia/Shanghai zone with an in-memory job store.
 
 One interval job, the tick, runs every minute (coalesced, one instance, no misfire limit): if
-this process holds the lease it sweeps, then dispatches due notifications. Deadlines live in the
+this process holds the lease it sweeps, renewing the lease between sweep batches (a long sweep
+never outlives it; if another scheduler took it over, the sweep stops), then dispatches due
+notifications. Deadlines live in the
 case table, so APScheduler never holds a job per case. ``run_tick`` is what a tick does, callable
 without APScheduler (tests, ``caseflow sweep``).
 """
@@ -20,7 +22,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from caseflow.app import App
-from cases.sweep import SweepReport
+from cases.sweep import BATCH, SweepReport
 from scheduling.lease import Lease
 
 log = logging.getLogger("caseflow.scheduler")
@@ -59,6 +61,8 @@ class Ticker:
         self.app = app
         self.lease = Lease(app.db, holder or default_holder(), timedelta(seconds=2 * tick_seconds))
         self.after_sweep: list[Callable[[App], Any]] = [dispatch_all]
+        self.batch = BATCH
+        """Cases per sweep transaction; the lease is renewed after each batch."""
 
     def leading(self) -> bool:
         """Whether this process is the active scheduler now (takes or renews the lease)."""
@@ -80,9 +84,23 @@ class Ticker:
         if not self.lease.acquire(now):
             log.debug("not the active scheduler; %s holds the lease", self.lease.holder_now())
             return TickResult(False)
-        report = self.app.sweeper.sweep(now)
+        held = True
+
+        def renew() -> bool:
+            """Between sweep batches: keep the lease alive however long the sweep takes; stop
+            if another scheduler has taken it over meanwhile."""
+            nonlocal held
+            held = self.lease.acquire(self.app.clock.now())
+            return held
+
+        report = self.app.sweeper.sweep(now, self.batch, between_batches=renew)
         if report.steps:
             log.info("sweep at %s: %d steps on %d cases", now.isoformat(), len(report.steps), report.cases)
+        if not held:
+            log.warning(
+                "lost the lease to %s during the sweep; stopped after %d cases", self.lease.holder_now(), report.cases
+            )
+            return TickResult(False, report)
         result = TickResult(True, report)
         for hook in self.after_sweep:
             result.extra[getattr(hook, "__name__", "hook")] = hook(self.app)

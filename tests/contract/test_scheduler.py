@@ -24,7 +24,7 @@ from helpers import ENTERPRISE, build_app, enterprise_fields, new_enterprise_cas
 from sqlalchemy import func, select
 
 from cases import audit
-from cases.models import CaseEvent, LadderStep
+from cases.models import CaseEvent, LadderStep, SchedulerLease
 from scheduling.lease import Lease
 from scheduling.runner import TICK_SECONDS, Ticker, make_scheduler
 from workflow.clock import SHANGHAI
@@ -167,13 +167,93 @@ def test_many_schedulers_starting_together_elect_one(app, database_url, data_dir
             a.close()
 
 
+# --- a sweep longer than the lease ------------------------------------------------------------------
+
+
+class SlowSweep:
+    """A change sink that makes every sweep step "take" ``seconds`` on the injected clock, and
+    records, at each step, whether the lease row (read in the sweep's own transaction) was still
+    live. ``at_step`` runs once, at that step (1-based), with the transaction's connection."""
+
+    def __init__(self, app, seconds: int, at_step: int | None = None, action=None) -> None:
+        self.app, self.seconds, self.at_step, self.action = app, seconds, at_step, action
+        self.live: list[bool] = []
+
+    def on_change(self, conn, change) -> None:
+        self.app.clock.advance(timedelta(seconds=self.seconds))
+        expires = conn.execute(select(SchedulerLease.expires_at)).scalar_one()
+        self.live.append(expires > self.app.clock.now())
+        if len(self.live) == self.at_step:
+            self.action()
+
+
+def test_the_sweeper_calls_back_between_batches_and_stops_when_told(app, actors):
+    numbers = [new_enterprise_case(app)["number"] for _ in range(5)]
+    calls: list[int] = []
+    report = app.sweeper.sweep(DUE, batch=2, between_batches=lambda: calls.append(1) is None and len(calls) < 1)
+    assert calls == [1] and report.cases == 2  # stopped after the first batch
+    assert sorted(app.cases.show(n)["supervision"] for n in numbers) == ["listed"] * 2 + ["normal"] * 3
+    calls.clear()
+    rest = app.sweeper.sweep(DUE, batch=2, between_batches=lambda: calls.append(1) is None)
+    assert rest.cases == 3 and len(calls) == 2  # after each batch that did work, not after the last query
+    assert {app.cases.show(n)["supervision"] for n in numbers} == {"listed"}
+
+
+def test_a_sweep_longer_than_the_lease_renews_it_between_batches(app, second_app, actors):
+    numbers = [new_enterprise_case(app)["number"] for _ in range(5)]
+    alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
+    alpha.batch = 2
+    slow = SlowSweep(app, seconds=10)  # 2 cases x 4 levels = 80 s a batch; 200 s in all > the 120 s lease
+    app.sweeper.sinks.append(slow)
+    app.clock.set(DUE)
+    result = alpha.tick()
+    assert result.leader is True and "dispatch_all" in result.extra
+    assert len(result.sweep.steps) == 4 * len(numbers)
+    assert app.clock.now() - DUE > 2 * TICK
+    assert all(slow.live), "the lease ran out in the middle of the sweep"
+    assert beta.tick().leader is False  # renewed after the last batch: the standby does not take over
+    assert alpha.lease.holder_now() == "alpha"
+
+
+def test_a_scheduler_that_lost_its_lease_mid_sweep_stops_and_the_new_holder_finishes(
+    app, second_app, actors, database_url
+):
+    if database_url.startswith("sqlite"):
+        pytest.skip("inside a SQLite write transaction no other scheduler can take the lease")
+    numbers = [new_enterprise_case(app)["number"] for _ in range(5)]
+    alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
+    alpha.batch = 2
+    hooks: list[str] = []
+    alpha.after_sweep.append(lambda a: hooks.append("alpha"))
+    # the first step "takes" 5 minutes: alpha's lease runs out and beta takes it over meanwhile
+    took: list[bool] = []
+
+    def stall_and_take_over() -> None:
+        app.clock.advance(timedelta(minutes=5))
+        took.append(beta.lease.acquire(app.clock.now()))
+
+    slow = SlowSweep(app, seconds=1, at_step=1, action=stall_and_take_over)
+    app.sweeper.sinks.append(slow)
+    app.clock.set(DUE)
+    result = alpha.tick()
+    assert took == [True]
+    assert result.leader is False and result.sweep.cases == 2  # stopped after its batch
+    assert hooks == [] and result.extra == {}  # no dispatch by a scheduler that is not the leader
+    app.sweeper.sinks.remove(slow)
+    assert sorted(app.cases.show(n)["supervision"] for n in numbers) == ["listed"] * 2 + ["normal"] * 3
+    finished = beta.tick()
+    assert finished.leader is True and finished.sweep.cases == 3
+    assert {app.cases.show(n)["supervision"] for n in numbers} == {"listed"}
+    assert ladder_events(app) == 4 * len(numbers)  # every level once
+
+
 def test_a_failing_tick_is_logged_and_the_next_one_runs(app, caplog, monkeypatch):
     ticker = Ticker(app, holder="alpha")
     scheduler = make_scheduler(ticker, blocking=False)
     job = scheduler.get_job("tick")
     calls: list[int] = []
 
-    def broken(now=None):
+    def broken(*args, **kwargs):
         calls.append(1)
         raise RuntimeError("database went away")
 
