@@ -281,5 +281,9 @@ class IdempotentRequest(SQLModel, table=True):
     method: str = Field(max_length=8)
     path: str = Field(max_length=500)
     status_code: int
+    """0 while the first request is in progress (a reservation)."""
     body: str
     created_at: datetime
+    """When the key was reserved (a reservation older than the web layer's limit is abandoned)."""
+    fingerprint: str | None = Field(default=None, max_length=64)
+    """SHA-256 of the first request's method, path and parsed body: a reuse with another body is refused."""

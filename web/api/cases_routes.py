@@ -1,5 +1,6 @@
 """Case endpoints: register, list, to-do, detail, actions, items with evidence, history, files."""
 
+import hashlib
 import json
 from typing import Annotated, Any
 
@@ -26,7 +27,9 @@ def create_case(
     body: CaseCreate, app: AppDep, actor: ActorDep, request: Request, key: IdempotencyKeyHeader = None
 ) -> Any:
     return Idempotency(app, actor, key, request).run(
-        lambda: app.cases.create(body.type, actor, dict(body.fields), comment=body.comment), status_code=201
+        lambda: app.cases.create(body.type, actor, dict(body.fields), comment=body.comment),
+        status_code=201,
+        payload=body.model_dump(mode="json"),
     )
 
 
@@ -125,6 +128,7 @@ async def act(
             number, trigger, actor, dict(body.fields), comment=body.comment, expected_version=body.expected_version,
             evidence=uploads,
         ),
+        payload={**body.model_dump(mode="json"), "evidence": described(uploads)},
     )
 
 
@@ -154,6 +158,8 @@ async def complete_item(
         lambda: app.cases.complete_item(
             number, item, actor, values, comment=comment, expected_version=expected_version, evidence=uploads
         ),
+        payload={"fields": values, "comment": comment, "expected_version": expected_version,
+                 "evidence": described(uploads)},  # fmt: skip
     )
 
 
@@ -183,6 +189,11 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name, safe="")
+
+
+def described(uploads: list[Upload]) -> list[list[str]]:
+    """Name and SHA-256 of each upload: what an idempotency fingerprint compares."""
+    return [[u.name, hashlib.sha256(u.data).hexdigest()] for u in uploads]
 
 
 async def read_uploads(files: list[UploadFile], limit: int) -> list[Upload]:
