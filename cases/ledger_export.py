@@ -43,6 +43,7 @@ from cases.ledger_workbook import (
     wall_time,
     write_header,
 )
+from cases.views import ENGINE_TRIGGER_LABELS
 from workflow.clock import SHANGHAI, Clock
 from workflow.errors import InvalidInput
 from workflow.ladder import LEVEL_LABELS
@@ -50,10 +51,6 @@ from workflow.org import Organisation
 from workflow.spec import WorkflowSpec
 
 VALIDATION_ROWS = 5000
-TRIGGER_WORDS = {
-    "create": "登记", "import": "台账导入", "complete_item": "完成事项", "warn": "临期预警",
-    "mark_overdue": "逾期催办", "supervise": "督办", "list": "挂牌督办",
-}  # fmt: skip
 HISTORY_HEADERS = (("序号", 6), ("时间", 20), ("操作人", 14), ("操作", 18), ("操作名称", 18), ("原状态", 20),
                    ("新状态", 20), ("备注", 30), ("台账导入", 8), ("内容", 60), ("哈希", 66), ("前一哈希", 66))  # fmt: skip
 
@@ -341,7 +338,7 @@ class LedgerExport:
             row = repo.find_case(conn, ref)
             spec = self.definitions.pinned(conn, row.definition_version).spec
             events = repo.history(conn, row.id)
-        labels = {**TRIGGER_WORDS, **{t.trigger: t.label for t in reversed(spec.transitions)}}
+        labels = {**ENGINE_TRIGGER_LABELS, **{t.trigger: t.label for t in reversed(spec.transitions)}}
         states = {k: f"{s.label}（{k}）" for k, s in spec.states.items()}
         with atomic_file(Path(target)) as tmp, streamed_workbook() as workbook:
             ws = workbook.create_sheet("办理记录")

@@ -10,6 +10,18 @@ from workflow.org import Actor
 from workflow.rulebook import Rulebook
 
 CLOSED_STATES = ("closed",)
+ENGINE_TRIGGER_LABELS = {
+    "create": "登记",
+    "import": "台账导入",
+    "complete_item": "完成事项",
+    "warn": "临期预警",
+    "mark_overdue": "逾期催办",
+    "record_overdue": "逾期（已督办）",
+    "supervise": "督办",
+    "list": "挂牌督办",
+    "recompute_deadline": "重算期限",
+}
+"""Names of the triggers the engine fires itself (no definition has them) in the history."""
 
 
 def local(at: datetime | None) -> str | None:

@@ -4,6 +4,7 @@ times in Asia/Shanghai, and the remaining working days of a deadline."""
 from datetime import date, datetime
 from typing import Any
 
+from cases.views import ENGINE_TRIGGER_LABELS
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
@@ -16,16 +17,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "category": {"ban": "取缔关闭", "rectify": "整顿规范"},
 }
 LEVEL_CSS = {"normal": "normal", "warned": "blue", "overdue": "yellow", "supervised": "orange", "listed": "red"}
-SYSTEM_TRIGGERS = {
-    "create": "登记",
-    "complete_item": "完成事项",
-    "warn": "临期预警",
-    "mark_overdue": "逾期催办",
-    "record_overdue": "逾期（已督办）",
-    "supervise": "督办",
-    "list": "挂牌督办",
-    "recompute_deadline": "重算期限",
-}
+SYSTEM_TRIGGERS = ENGINE_TRIGGER_LABELS
 KIND_GROUPS = (("unit", "成员单位"), ("street", "街道"), ("town", "镇"), ("park", "园区"))
 CHANNELS = {"inapp": "站内", "email": "邮件", "webhook": "群机器人", "sms": "短信"}
 STATUSES = {"pending": "待发送", "sent": "已发送", "failed": "发送失败", "dead": "未送达"}
