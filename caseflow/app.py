@@ -28,8 +28,7 @@ from notifications.periodic import Periodic
 from notifications.render import TemplateStore
 from workflow.calendar import MAX_YEAR, MIN_YEAR, load_calendar_files, load_package_data
 from workflow.clock import Clock, FixedClock, SystemClock, parse_instant
-from workflow.errors import DefinitionError
-from workflow.loader import load_workflow
+from workflow.loader import load_workflow_files
 from workflow.org import Actor, Organisation, load_organisation
 from workflow.spec import WorkflowSpec
 
@@ -78,13 +77,7 @@ class App:
 
 
 def load_specs(files: list[Path], org: Organisation) -> dict[str, WorkflowSpec]:
-    specs: dict[str, WorkflowSpec] = {}
-    for path in files:
-        spec = load_workflow(path, org)
-        if spec.type in specs:
-            raise DefinitionError(str(path), "type", f"{spec.type!r} is also defined in {specs[spec.type].source_file}")
-        specs[spec.type] = spec
-    return specs
+    return load_workflow_files(files, org)
 
 
 def make_clock(settings: Settings) -> Clock:

@@ -165,8 +165,13 @@ def load_workflow(path: Path, org: Organisation) -> WorkflowSpec:
 
 def load_workflows(directory: Path, org: Organisation) -> dict[str, WorkflowSpec]:
     """Every ``*.yaml`` in ``directory``, keyed by workflow type; two files of one type fail."""
+    return load_workflow_files(sorted(directory.glob("*.yaml")), org)
+
+
+def load_workflow_files(paths: Iterable[Path], org: Organisation) -> dict[str, WorkflowSpec]:
+    """The definition files ``paths``, keyed by workflow type; two files of one type fail."""
     specs: dict[str, WorkflowSpec] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in paths:
         spec = load_workflow(path, org)
         if spec.type in specs:
             raise DefinitionError(str(path), "type", f"{spec.type!r} is also defined in {specs[spec.type].source_file}")

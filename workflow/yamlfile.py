@@ -5,6 +5,10 @@ YAML 1.1 turns those words into booleans, which silently changes a choice such a
 ``cut_gas: no``; only ``true`` and ``false`` are booleans here. Dates stay strings too, so that
 the loaders validate them and name the key of a bad one (PyYAML's own date constructor fails on
 ``2026-02-30`` with a bare ``ValueError``). Errors name the file.
+
+Every command parses the definitions when it starts: they are parsed with libyaml's parser when
+PyYAML has it (same constructor and resolvers, several times faster), and a text it refuses is
+parsed again by the pure-Python parser, whose message shows the offending line.
 """
 
 import re
@@ -28,9 +32,25 @@ DefinitionLoader.add_implicit_resolver(  # type: ignore[no-untyped-call]
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
+FAST_LOADER: Any = None
+"""``DefinitionLoader``'s resolvers on libyaml's parser (``yaml.CSafeLoader``), when PyYAML was
+built with it."""
+if hasattr(yaml, "CSafeLoader"):
+
+    class _FastDefinitionLoader(yaml.CSafeLoader):
+        """``DefinitionLoader`` on libyaml's parser."""
+
+    _FastDefinitionLoader.yaml_implicit_resolvers = DefinitionLoader.yaml_implicit_resolvers
+    FAST_LOADER = _FastDefinitionLoader
+
 
 def load_text(text: str, file: str) -> Any:
     """Parse YAML text; a syntax error becomes a ``DefinitionError`` naming ``file`` and line."""
+    if FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=FAST_LOADER)  # noqa: S506 - a CSafeLoader subclass
+        except yaml.YAMLError:
+            pass  # parsed again below, for the pure-Python parser's message
     try:
         return yaml.load(text, Loader=DefinitionLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -4,16 +4,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 from rich.table import Table
 
-from caseflow.app import load_specs
 from caseflow.cli.common import console, err_console, json_option, load_settings, open_app, print_json
-from cases import audit
-from cases.definitions import Definitions
 from workflow.errors import CaseflowError, InvalidInput
 from workflow.graph import mermaid
-from workflow.loader import load_workflow
+from workflow.loader import load_workflow, load_workflow_files
 from workflow.org import load_organisation
 
 PROGRESS_THRESHOLD = 2000
@@ -155,6 +151,10 @@ def audit_group() -> None:
 @json_option
 def audit_verify(as_json: bool) -> None:
     """逐案重算哈希链；全部完好时退出码为 0，否则为 2 并指出第一处断点。"""
+    from rich.progress import Progress
+
+    from cases import audit
+
     with open_app() as app, app.db.read() as conn:
         total = audit.count_cases(conn)
         show_progress = not as_json and total >= PROGRESS_THRESHOLD
@@ -220,6 +220,7 @@ def workflow_check(directory: Path | None) -> None:
 def workflow_graph(case_type: str) -> None:
     """输出 Mermaid 状态图（只读取定义文件，不需要数据库）。"""
     settings = load_settings()
-    org = load_organisation(settings.departments_file())
-    definitions = Definitions(load_specs(settings.workflow_files(), org), org)
-    click.echo(mermaid(definitions.current(case_type).spec))
+    specs = load_workflow_files(settings.workflow_files(), load_organisation(settings.departments_file()))
+    if case_type not in specs:  # the message of Definitions.current, without building rulebooks
+        raise InvalidInput("type", f"未知案件类型“{case_type}”；可选：{'、'.join(specs)}")
+    click.echo(mermaid(specs[case_type]))

@@ -1,16 +1,18 @@
 """``caseflow case …``: register, advance, complete items, show, list and history."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from caseflow.app import App
 from caseflow.cli.common import as_option, console, json_option, open_app, parse_fields, print_json
-from cases.service import Upload
 from workflow.errors import InvalidInput
-from workflow.org import Actor
+
+if TYPE_CHECKING:  # the commands build the app (caseflow.cli.common.open_app), which imports these
+    from caseflow.app import App
+    from cases.service import Upload
+    from workflow.org import Actor
 
 field_option = click.option("--field", "fields", multiple=True, metavar="KEY=VALUE", help="字段，可重复")
 comment_option = click.option("--comment", help="备注")
@@ -36,13 +38,15 @@ def case_group() -> None:
     """案件：登记、办理、查看。"""
 
 
-def _actor(app: App, username: str | None) -> Actor:
+def _actor(app: "App", username: str | None) -> "Actor":
     if not username:
         raise InvalidInput("--as", "请用 --as USER 指明以哪个用户身份操作")
     return app.users.actor(username)
 
 
-def _uploads(paths: tuple[Path, ...]) -> list[Upload]:
+def _uploads(paths: tuple[Path, ...]) -> list["Upload"]:
+    from cases.service import Upload
+
     uploads = []
     for path in paths:
         if not path.is_file():
@@ -196,7 +200,7 @@ def _output(view: dict[str, Any], as_json: bool, message: str) -> None:
         click.echo(message)
 
 
-def _print_case(app: App, view: dict[str, Any]) -> None:
+def _print_case(app: "App", view: dict[str, Any]) -> None:
     spec = app.definitions.specs.get(view["type"])
     out = console()
     out.print(f"{view['number']}  {view['title']}", style="bold")

@@ -1,4 +1,8 @@
-"""Shared pieces of the command line: building the app, error-to-exit-code mapping, output."""
+"""Shared pieces of the command line: building the app, error-to-exit-code mapping, output.
+
+Every command imports this module: it imports only click and the error tree at the top; the app
+(SQLAlchemy, the services), settings (pydantic) and rich are imported when a command uses them.
+"""
 
 import json
 import logging
@@ -7,16 +11,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
-from rich.console import Console
 
-from caseflow.app import App, build
-from config.settings import Settings
 from workflow.clock import SHANGHAI
 from workflow.errors import CaseflowError, InvalidInput
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from caseflow.app import App
+    from config.settings import Settings
 
 log = logging.getLogger("caseflow.cli")
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -25,19 +31,27 @@ json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输
 as_option = click.option("--as", "as_user", metavar="USER", help="以该用户身份操作")
 
 
-def console() -> Console:
+def console() -> "Console":
     """Standard output; wide when not a terminal, so that piped tables are not cut. Markup is
     off: text people typed (a title with ``[/b]``) is shown as it is, never interpreted."""
+    from rich.console import Console
+
     out = Console(highlight=False, markup=False)
     return out if out.is_terminal else Console(highlight=False, markup=False, width=200)
 
 
-def err_console() -> Console:
+def err_console() -> "Console":
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
-def load_settings() -> Settings:
+def load_settings() -> "Settings":
     """The settings from the environment; a bad ``CASEFLOW_*`` value is refused (exit 2)."""
+    from pydantic import ValidationError
+
+    from config.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -46,9 +60,10 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def open_app(*, needs_schema: bool = True) -> Iterator[App]:
+def open_app(*, needs_schema: bool = True) -> Iterator["App"]:
     """Build the app from the environment; refuse (exit 2) if the database is not initialised
     (a SQLite file that does not exist is not created by asking)."""
+    from caseflow.app import build
     from cases import migrate
 
     settings = load_settings()
