@@ -83,6 +83,25 @@ def evidence_rows(app: App) -> int:
     return count_rows(app, EvidenceFile)
 
 
+# --- ledgers -------------------------------------------------------------------------------------
+
+
+def xlsx_bytes(rows: list[list[Any]], title: str = "Sheet") -> bytes:
+    """A workbook of one sheet holding ``rows`` (the first one is usually the header), as bytes."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 # --- users ----------------------------------------------------------------------------------------
 
 STANDARD_USERS: dict[str, tuple[str, tuple[str, ...]]] = {

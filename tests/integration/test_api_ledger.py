@@ -10,8 +10,8 @@ from typing import Any
 import api_support
 import pytest
 from api_support import ApiClient, ApiEnv, error_of
-from helpers import make_uscc
-from openpyxl import Workbook, load_workbook
+from helpers import make_uscc, xlsx_bytes
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from cases import repository as repo
@@ -33,14 +33,7 @@ def people(api_env: ApiEnv) -> dict[str, ApiClient]:
 
 
 def workbook(rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    ws = book.active
-    ws.append(HEADERS)
-    for row in rows:
-        ws.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return xlsx_bytes([HEADERS, *rows])
 
 
 def title(text: str) -> str:

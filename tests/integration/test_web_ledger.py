@@ -24,8 +24,8 @@ from api_support import (
     password_hash,
     start_server,
 )
-from helpers import START, build_app, make_uscc
-from openpyxl import Workbook, load_workbook
+from helpers import START, build_app, make_uscc, xlsx_bytes
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from caseflow.app import App
@@ -120,14 +120,7 @@ def browsers(site: Site) -> Iterator[dict[str, Browser]]:
 
 
 def workbook(rows: list[list[Any]], headers: list[str] = HEADERS) -> bytes:
-    book = Workbook()
-    ws = book.active
-    ws.append(headers)
-    for row in rows:
-        ws.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return xlsx_bytes([headers, *rows])
 
 
 def unique(title: str) -> str:
