@@ -22,7 +22,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -265,23 +265,6 @@ class LedgerImport:
                valid_only: bool, progress: Progress | None, now: datetime, guard: "_CommitGuard") -> list[dict[str, Any]] | None:  # fmt: skip
         """The one write transaction; the created cases, or None when nothing was written. If
         it fails or is interrupted, the copy of the ledger it stored as evidence goes too."""
-        source = self.evidence.path(hashlib.sha256(data).hexdigest())
-        kept_before = source.exists()
-        try:
-            return self._write_cases(plans, data, name, actor, report, valid_only, progress, now, guard)
-        except BaseException:
-            if not kept_before:
-                self._drop_unreferenced(source)
-            raise
-
-    def _drop_unreferenced(self, source: Path) -> None:
-        """Remove an evidence file that no stored record cites (after a rollback)."""
-        with suppress(Exception), self.db.read() as conn:
-            if repo.find_evidence(conn, source.parent.name + source.name) is None:
-                source.unlink(missing_ok=True)
-
-    def _write_cases(self, plans: list[Planned], data: bytes, name: str, actor: Actor, report: ImportReport,
-                     valid_only: bool, progress: Progress | None, now: datetime, guard: "_CommitGuard") -> list[dict[str, Any]] | None:  # fmt: skip
         with self.db.write() as conn:
             conflicts = self._recheck(conn, plans)
             if conflicts:
@@ -293,15 +276,25 @@ class LedgerImport:
                 if not valid_only or not plans:
                     return None
             self.definitions.register(conn, now)
-            stored = self._keep_source(data, name)
-            repo.save_evidence(conn, {"sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type,
-                                      "original_name": stored.original_name, "created_by": actor.username, "created_at": now})  # fmt: skip
-            numbers = self._numbers(conn, plans)
-            for start in range(0, len(plans), CHUNK):
-                chunk = plans[start : start + CHUNK]
-                self._insert(conn, chunk, numbers)
-                if progress is not None:
-                    progress("write", len(chunk), len(plans))
+            source = self.evidence.path(hashlib.sha256(data).hexdigest())
+            repo.lock_evidence(conn, source.parent.name + source.name)
+            new_file = not source.exists()
+            try:
+                stored = self._keep_source(data, name)
+                repo.save_evidence(conn, {"sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type,
+                                          "original_name": stored.original_name, "created_by": actor.username, "created_at": now})  # fmt: skip
+                numbers = self._numbers(conn, plans)
+                for start in range(0, len(plans), CHUNK):
+                    chunk = plans[start : start + CHUNK]
+                    self._insert(conn, chunk, numbers)
+                    if progress is not None:
+                        progress("write", len(chunk), len(plans))
+            except BaseException:
+                # Still inside the transaction, holding the file's lock: no other transaction
+                # can have come to rely on the copy this one wrote.
+                if new_file:
+                    source.unlink(missing_ok=True)
+                raise
             created = [{"row": p.row, "number": numbers[id(p)], "state": p.meta["state"]} for p in plans]
             guard.hold()  # from the commit until it is recorded, Ctrl-C waits
         return created

@@ -20,6 +20,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -421,6 +422,16 @@ def definition_text(conn: Connection, version: str) -> Row[Any] | None:
 def save_evidence(conn: Connection, values: dict[str, Any]) -> None:
     stmt = _dialect_insert(conn, EVIDENCE).values(**values).on_conflict_do_nothing()
     conn.execute(stmt)
+
+
+def lock_evidence(conn: Connection, sha256: str) -> None:
+    """Until this transaction ends, no other one stores or removes the file ``sha256``: a
+    transaction that wrote a new file may remove it again when it fails, without pulling it from
+    under another that found it there. SQLite's writers are serialized already (BEGIN IMMEDIATE);
+    PostgreSQL takes a transaction-scoped advisory lock. Lock several files in sorted order."""
+    if conn.dialect.name == "postgresql":
+        key = int(sha256[:16], 16) - (1 << 63)  # a signed 64-bit key from the hash
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def find_evidence(conn: Connection, sha256: str) -> Row[Any] | None:

@@ -6,6 +6,7 @@ stale ``expected_version`` is a ``VersionConflict``; a refused call changes noth
 the supervision ladder and the outbox are added by later layers through the same transaction.
 """
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -160,7 +161,7 @@ class CaseService:
             clock = supervision.after_decision(
                 rulebook.spec, draft, row, decision.from_state, internal, now, self.calendar(conn)
             )
-            stored = self._store_files(evidence)
+            stored = self._store_files(conn, evidence)
             if clock.note is not None:
                 payload["deadline"] = clock.note
             new_row = write_change(
@@ -188,7 +189,7 @@ class CaseService:
             row, rulebook, items, draft = self._load(conn, ref, expected_version, actor)
             inputs = rulebook.complete_item(draft, item, actor, fields or {}, now, [f.sha256 for f in checked])
             payload = {"item": item, "fields": inputs, "unit": actor.department}
-            stored = self._store_files(evidence)
+            stored = self._store_files(conn, evidence)
             new_row = write_change(
                 conn, row, items, draft, rulebook, trigger="complete_item", actor=actor.username, note=note,
                 payload=payload, now=now, sinks=self.sinks, stored=stored,
@@ -316,9 +317,12 @@ class CaseService:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _store_files(self, uploads: Sequence[Upload]) -> list[StoredFile]:
+    def _store_files(self, conn: Connection, uploads: Sequence[Upload]) -> list[StoredFile]:
         # Called once the decision has passed, inside the transaction: a refused call writes no
-        # file. Should the commit itself fail, the content-addressed file is harmless.
+        # file. Should the commit itself fail, the content-addressed file is harmless. The locks
+        # keep a failing ledger import from removing a file this transaction relies on.
+        for sha256 in sorted({hashlib.sha256(upload.data).hexdigest() for upload in uploads}):
+            repo.lock_evidence(conn, sha256)
         return [self.evidence.put(upload.data, upload.name) for upload in uploads]
 
     def _load(
