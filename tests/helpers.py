@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from caseflow.app import App, build
@@ -27,6 +28,14 @@ ENTERPRISE = "enterprise_issue"
 SITE = "scattered_polluting"
 START = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
 """The instant every test app starts at: 2026-09-30 10:00 in Asia/Shanghai."""
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", [pytest.param("sqlite", id="sqlite")], indirect=True)
+"""Runs a test that uses ``database_url`` (or ``app``) on SQLite only: no ``pg`` variant at all."""
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", id="pg", marks=pytest.mark.postgres)], indirect=True
+)
+"""Runs it on PostgreSQL only (no ``sqlite`` variant); without ``TEST_DATABASE_URL`` it is skipped,
+or fails under ``CI=true``, like every ``pg`` variant."""
 
 
 def make_uscc(first17: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
 import pytest
-from helpers import count_rows
+from helpers import POSTGRESQL_ONLY, SQLITE_ONLY, count_rows
 from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -48,9 +48,9 @@ def impatient(app) -> Iterator[Database]:
     db.dispose()
 
 
+@SQLITE_ONLY
 def test_sqlite_writer_times_out_as_database_busy_and_changes_nothing(app, actors, impatient):
-    if not app.db.is_sqlite:
-        pytest.skip("SQLite's busy timeout")
+    assert app.db.is_sqlite
     users = UserService(impatient, app.org, app.clock)
     before = count_rows(app, User)
     with sqlite_writer_holding_the_lock(app):
@@ -70,9 +70,9 @@ def test_sqlite_writer_times_out_as_database_busy_and_changes_nothing(app, actor
     assert users.add("late_writer", "power", ["handler"])["username"] == "late_writer"
 
 
+@POSTGRESQL_ONLY
 def test_postgresql_lock_timeout_is_database_busy(app, actors, impatient):
-    if app.db.is_sqlite:
-        pytest.skip("PostgreSQL's lock timeout")
+    assert not app.db.is_sqlite
     with pg_row_locked(app, "power"), pytest.raises(DatabaseBusy), impatient.write() as conn:
         conn.execute(text("SET LOCAL lock_timeout = '50ms'"))
         conn.execute(update(USERS).where(USERS.c.username == "power").values(display_name="改名"))

@@ -20,7 +20,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from helpers import ENTERPRISE, build_app, enterprise_fields, new_enterprise_case
+from helpers import ENTERPRISE, POSTGRESQL_ONLY, build_app, enterprise_fields, new_enterprise_case
 from sqlalchemy import func, select
 
 from cases import audit
@@ -215,11 +215,9 @@ def test_a_sweep_longer_than_the_lease_renews_it_between_batches(app, second_app
     assert alpha.lease.holder_now() == "alpha"
 
 
-def test_a_scheduler_that_lost_its_lease_mid_sweep_stops_and_the_new_holder_finishes(
-    app, second_app, actors, database_url
-):
-    if database_url.startswith("sqlite"):
-        pytest.skip("inside a SQLite write transaction no other scheduler can take the lease")
+@POSTGRESQL_ONLY  # inside a SQLite write transaction no other scheduler can take the lease
+def test_a_scheduler_that_lost_its_lease_mid_sweep_stops_and_the_new_holder_finishes(app, second_app, actors):
+    assert not app.db.is_sqlite
     numbers = [new_enterprise_case(app)["number"] for _ in range(5)]
     alpha, beta = Ticker(app, holder="alpha"), Ticker(second_app, holder="beta")
     alpha.batch = 2
