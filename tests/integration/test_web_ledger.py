@@ -359,3 +359,24 @@ def test_job_files_stay_in_the_job_directory(site: Site, browsers: dict[str, Bro
     job = site.jobs().get(job_id, "office")
     assert job.source.parent == job.directory and job.source.name == "台账.xlsx"
     assert Path(site.app.settings.data_dir, "ledger-jobs") in job.directory.parents
+
+
+def test_a_cases_history_downloads_as_a_workbook_for_who_may_see_it(site: Site, browsers: dict[str, Browser]) -> None:
+    app = site.app
+    office = app.users.actor("office")
+    number = app.cases.create(
+        "enterprise_issue", office,
+        {"title": unique("历史导出"), "description": "描述", "category": "其他", "enterprise_name": "企业",
+         "uscc": VALID[0], "town": "kongcheng"},
+    )["number"]  # fmt: skip
+    page = browsers["office"].get(f"/cases/{number}")
+    assert f'href="/cases/{number}/history.xlsx"' in page.text
+    response = browsers["office"].get(f"/cases/{number}/history.xlsx")
+    assert response.status_code == 200 and f'filename="history-{number}.xlsx"' in response.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(response.content))["办理记录"]
+    events = app.cases.history(number)
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[3]) for r in rows] == [(e["seq"], e["trigger"]) for e in events]
+    assert rows[-1][10] == events[-1]["hash"]
+    assert browsers["power_handler"].get(f"/cases/{number}/history.xlsx").status_code == 404  # not the power company's
+    assert browsers["office"].get("/cases/QY-2026-99999/history.xlsx").status_code == 404

@@ -8,9 +8,10 @@ everyone may export, a unit's user the cases their unit may see (as the case lis
 """
 
 import hashlib
-import os
 import re
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -32,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 PageDep = Annotated[Page, Depends(current_page)]
 JobId = Annotated[str, PathParam(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 TypePath = Annotated[str, PathParam(max_length=64, pattern=r"^[a-z_]+$")]
+NumberPath = Annotated[str, PathParam(max_length=32)]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHOWN_PROBLEMS = 500
@@ -83,17 +85,29 @@ def ledger_page(request: Request, page: PageDep) -> Response:
 @router.get("/ledger/template/{case_type}.xlsx")
 def template_download(case_type: TypePath, request: Request, page: PageDep) -> Response:
     spec = _spec(page, case_type)
-    jobs = jobs_of(request)
-    jobs.root.mkdir(parents=True, exist_ok=True)
-    target = jobs.root / f"template-{os.getpid()}-{id(request)}.xlsx"
-    try:
-        page.app.ledger.export_template(spec.type, target)
-        data = target.read_bytes()
-    finally:
-        target.unlink(missing_ok=True)
+    data = _written(request, lambda target: page.app.ledger.export_template(spec.type, target))
     return Response(
         data, media_type=XLSX, headers=_attachment(f"{spec.name}台账模板.xlsx", f"template-{spec.type}.xlsx")
     )
+
+
+@router.get("/cases/{number}/history.xlsx")
+def history_download(number: NumberPath, request: Request, page: PageDep) -> Response:
+    """One case's whole history as a workbook (``caseflow export history``), for who may see it."""
+    view = page.app.cases.show(number, page.actor)  # NotFound for a case this user may not see
+    data = _written(request, lambda target: page.app.ledger.export_history(view["number"], target))
+    name = f"办理记录-{view['number']}.xlsx"
+    return Response(data, media_type=XLSX, headers=_attachment(name, f"history-{view['number']}.xlsx"))
+
+
+def _written(request: Request, write: Callable[[Path], Any]) -> bytes:
+    """The bytes of a workbook ``write`` puts in a private temporary file."""
+    jobs = jobs_of(request)
+    jobs.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=jobs.root, prefix="download-") as directory:
+        target = Path(directory) / "file.xlsx"
+        write(target)
+        return target.read_bytes()
 
 
 def _spec(page: Page, case_type: str) -> Any:
