@@ -15,14 +15,14 @@ from starlette.datastructures import FormData, UploadFile
 
 from cases.dashboard import CaseFilter
 from cases.service import Upload
-from web.api.cases_routes import MAX_FILES
+from web.api.cases_routes import MAX_FILES, read_uploads
 from web.ui import forms
 from web.ui.diagram import state_diagram, state_steps
 from web.ui.labels import item_labels, remaining, trigger_label, value_text
 from web.ui.routes import is_htmx, redirect, render
 from web.ui.session import Page, check_csrf, current_page, may_register
 from workflow.clock import SHANGHAI
-from workflow.errors import CaseflowError, GuardFailed, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
+from workflow.errors import CaseflowError, GuardFailed, InvalidInput, NotFound, PermissionDenied
 from workflow.graph import mermaid
 from workflow.ladder import LEVELS, MANUAL_TRIGGERS
 from workflow.rulebook import Rulebook
@@ -268,16 +268,9 @@ def case_page(number: NumberPath, request: Request, page: PageDep, done: str | N
 
 
 async def _uploads(form: FormData, limit: int) -> list[Upload]:
+    """The evidence files of a form (empty file inputs left out), checked as the API checks them."""
     files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and (f.filename or f.size)]
-    if len(files) > MAX_FILES:
-        raise InvalidInput("evidence", f"一次最多上传{MAX_FILES}个文件")
-    result = []
-    for upload in files:
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge(limit)
-        result.append(Upload(upload.filename or "file", data))
-    return result
+    return await read_uploads(files, limit)
 
 
 async def _submit(request: Request, page: Page, number: str, kind: str, key: str) -> Response:
