@@ -3,6 +3,7 @@ own thread, reports progress, and a cancelled import leaves the database as it w
 is cancelled while the rows are read or in the middle of the write transaction; a cancelled
 export leaves no file. Jobs are per user and limited in number; old ones are forgotten."""
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from caseflow.app import App
 from cases import repository as repo
 from web.ui.ledger_jobs import KEEP, MAX_RUNNING, JobsBusy, LedgerJob, LedgerJobs
+from web.ui.routes import make_templates
 from workflow.errors import NotFound
 
 ROWS = 600  # more than one write chunk (cases.ledger_import.CHUNK)
@@ -58,8 +60,8 @@ def run_import(jobs: LedgerJobs, app: App, office: Any, source: Path, cancel_in:
             job.cancel.set()
         job.progress(phase, done, total)
 
-    def work(job: LedgerJob) -> None:
-        job.report = app.ledger.import_ledger(job.source, "enterprise_issue", office, progress=progress)
+    def work(job: LedgerJob) -> Any:
+        return app.ledger.import_ledger(job.source, "enterprise_issue", office, progress=progress)
 
     jobs.start(job, work)
     jobs.wait(job.id, 120)
@@ -147,3 +149,37 @@ def test_finished_jobs_are_forgotten_with_their_files_after_a_day(app: App, offi
     with pytest.raises(NotFound):
         jobs.get(job.id, "office")
     assert not job.directory.exists()
+
+
+def render_job(job: LedgerJob) -> str:
+    """The job fragment the status poll returns, rendered from one snapshot as the pages do."""
+    seen = job.snapshot()
+    template = make_templates().get_template("_ledger_job.html")
+    return template.render(job=seen, report=seen.report, phase_label="读取并校验", elapsed=0, csrf="",
+                           csrf_field="csrf", shown_problems=50, shown_rows=50)  # fmt: skip
+
+
+def test_a_page_shows_one_moment_of_a_job_that_finishes_while_it_renders(
+    app: App, office: Any, tmp_path: Path
+) -> None:
+    """A status poll that caught the job running must not render it half finished (the state
+    ``done`` without its report), even though the worker finishes it meanwhile."""
+    jobs = LedgerJobs(app, tmp_path / "jobs")
+    job = jobs.new("check", "office", "enterprise_issue", source_name="台账.xlsx")
+    job.source.write_bytes(ledger(tmp_path / "台账.xlsx", 3).read_bytes())
+    release = threading.Event()
+
+    def check(job: LedgerJob) -> Any:
+        assert release.wait(30)
+        return app.ledger.import_ledger(job.source, "enterprise_issue", office, dry_run=True, progress=job.progress)
+
+    jobs.start(job, check)
+    seen = job.snapshot()
+    release.set()
+    jobs.wait(job.id, 60)
+    assert (seen.state, seen.report) == ("running", None)
+    assert job.state == "done" and job.report is not None and job.report.valid_rows == 3
+    earlier = render_job(seen)
+    assert "hx-get" in earlier and "检查结果" not in earlier
+    now = render_job(job)
+    assert "hx-get" not in now and "检查结果" in now and "全部 3 行无误" in now

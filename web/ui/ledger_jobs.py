@@ -9,6 +9,7 @@ an import then rolls its one transaction back, an export removes its temporary f
 forgotten, with their files, after ``KEEP``. The work itself is ``cases.ledger.LedgerService``'s.
 """
 
+import copy
 import logging
 import secrets
 import shutil
@@ -70,6 +71,14 @@ class LedgerJob:
     """The check job an import was confirmed from."""
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """Held while the worker changes what a page shows, and while a page copies it."""
+
+    def snapshot(self) -> "LedgerJob":
+        """A copy that does not change while a page renders it: its state, progress and outcome
+        belong together (the job itself finishes in another thread at any moment)."""
+        with self._guard:
+            return copy.copy(self)
 
     @property
     def source(self) -> Path:
@@ -96,10 +105,19 @@ class LedgerJob:
     def progress(self, phase: str, done: int, total: int | None) -> None:
         if self.cancel.is_set():
             raise JobCancelled()
-        if phase != self.phase:
-            self.phase, self.done = phase, 0
-        self.done += done
-        self.total = total
+        with self._guard:
+            if phase != self.phase:
+                self.phase, self.done = phase, 0
+            self.done += done
+            self.total = total
+
+    def _finish(self, state: str, outcome: Any = None, error: str | None = None) -> None:
+        with self._guard:
+            if self.kind == "export":
+                self.result = outcome
+            else:
+                self.report = outcome
+            self.state, self.error = state, error
 
 
 class LedgerJobs:
@@ -130,7 +148,9 @@ class LedgerJobs:
             self._jobs[job_id] = job
             return job
 
-    def start(self, job: LedgerJob, work: Callable[[LedgerJob], None]) -> None:
+    def start(self, job: LedgerJob, work: Callable[[LedgerJob], Any]) -> None:
+        """Run ``work`` in a thread; what it returns becomes the job's ``report`` (a check or an
+        import) or ``result`` (an export), together with the state ``done``."""
         thread = threading.Thread(target=self._run, args=(job, work), name=f"ledger-{job.kind}-{job.id}", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
@@ -141,17 +161,16 @@ class LedgerJobs:
             self._jobs.pop(job.id, None)
         shutil.rmtree(job.directory, ignore_errors=True)
 
-    def _run(self, job: LedgerJob, work: Callable[[LedgerJob], None]) -> None:
+    def _run(self, job: LedgerJob, work: Callable[[LedgerJob], Any]) -> None:
         try:
-            work(job)
-            job.state = "done"
+            job._finish("done", work(job))
         except JobCancelled:
-            job.state = "cancelled"
+            job._finish("cancelled")
         except CaseflowError as exc:
-            job.state, job.error = "failed", exc.message
+            job._finish("failed", error=exc.message)
         except Exception:
             log.exception("ledger job %s (%s) failed", job.id, job.kind)
-            job.state, job.error = "failed", "处理台账时发生内部错误，已记录日志；请联系管理员"
+            job._finish("failed", error="处理台账时发生内部错误，已记录日志；请联系管理员")
         finally:
             job.finished_at = self.app.clock.now()
             job.finished.set()

@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from cases.ledger_report import ImportReport
 from cases.service import ALL_SEEING
 from web.ledger_files import safe_name, save_upload
 from web.ui.ledger_jobs import LedgerJob, LedgerJobs
@@ -160,11 +161,11 @@ async def _start_check(request: Request, page: Page, form: FormData) -> LedgerJo
         raise
     ledger, actor = page.app.ledger, page.actor
 
-    def check(job: LedgerJob) -> None:
+    def check(job: LedgerJob) -> ImportReport:
         report = ledger.import_ledger(job.source, case_type, actor, dry_run=True, progress=job.progress)
         if report.problems:
             ledger.annotate(report, job.source, job.annotated)
-        job.report = report
+        return report
 
     jobs.start(job, check)
     return job
@@ -180,7 +181,7 @@ async def confirm(job_id: JobId, request: Request, page: PageDep) -> Response:
         valid_only = form.get("valid_only") == "1"
         expected = str(form.get("sha256") or "")
     jobs = jobs_of(request)
-    checked = jobs.get(job_id, page.actor.username)
+    checked = jobs.get(job_id, page.actor.username).snapshot()
     report = checked.report
     if checked.kind != "check" or checked.state != "done" or report is None:
         raise InvalidInput("job", "只能导入已检查完成的台账")
@@ -200,10 +201,11 @@ async def confirm(job_id: JobId, request: Request, page: PageDep) -> Response:
     ledger, actor, case_type = page.app.ledger, page.actor, checked.case_type
     assert case_type is not None
 
-    def store(job: LedgerJob) -> None:
-        job.report = ledger.import_ledger(job.source, case_type, actor, valid_only=valid_only, progress=job.progress)
-        if job.report.problems:
-            ledger.annotate(job.report, job.source, job.annotated)
+    def store(job: LedgerJob) -> ImportReport:
+        report = ledger.import_ledger(job.source, case_type, actor, valid_only=valid_only, progress=job.progress)
+        if report.problems:
+            ledger.annotate(report, job.source, job.annotated)
+        return report
 
     jobs.start(job, store)
     return redirect(request, f"/ledger/jobs/{job.id}")
@@ -250,8 +252,8 @@ def _start_export(request: Request, page: Page, values: dict[str, str]) -> Ledge
     job = jobs.new("export", page.actor.username, case_type, download_name=_export_name(page, case_type, department))
     ledger = app.ledger
 
-    def write(job: LedgerJob) -> None:
-        job.result = ledger.export_ledger(job.output, case_type=case_type, state=state, department=department,
+    def write(job: LedgerJob) -> dict[str, Any]:
+        return ledger.export_ledger(job.output, case_type=case_type, state=state, department=department,
                                           visible_to=visible_to, progress=job.progress)  # fmt: skip
 
     jobs.start(job, write)
@@ -273,6 +275,7 @@ def _export_name(page: Page, case_type: str | None, department: str | None) -> s
 
 
 def _job_context(page: Page, request: Request, job: LedgerJob) -> dict[str, Any]:
+    job = job.snapshot()
     report = job.report
     spec = page.app.definitions.current(job.case_type).spec if job.case_type else None
     elapsed = ((job.finished_at or page.app.clock.now()) - job.started_at).total_seconds()
