@@ -33,6 +33,7 @@ from workflow.org import Actor, Organisation, load_organisation
 from workflow.spec import WorkflowSpec
 
 if TYPE_CHECKING:
+    from cases.housekeeping import Housekeeper
     from cases.ledger import LedgerService
 
 
@@ -62,6 +63,18 @@ class App:
         from cases.ledger import LedgerService
 
         return LedgerService(self.db, self.definitions, self.clock, self.evidence, self.calendar.calendar)
+
+    @cached_property
+    def housekeeper(self) -> "Housekeeper":
+        """Removes expired idempotency records, tokens, sign-in records and orphaned evidence."""
+        from cases.housekeeping import Housekeeper, Retention
+
+        retention = Retention(
+            idempotency_hours=self.settings.idempotency_retention_hours,
+            token_days=self.settings.token_retention_days,
+            signin_days=self.settings.signin_retention_days,
+        )
+        return Housekeeper(self.db, self.evidence, self.clock, retention)
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     sms_token: str | None = None
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     """How long a SQLite writer waits for another one before answering 数据库正忙 (``DatabaseBusy``)."""
+    idempotency_retention_hours: int = Field(default=24, ge=1)
+    """How long an API response is kept for a retry with the same ``Idempotency-Key``."""
+    token_retention_days: int = Field(default=30, ge=0)
+    """How long an expired or revoked session or API token is kept."""
+    signin_retention_days: int = Field(default=180, ge=180)
+    """How long sign-in records are kept (network logs: at least six months)."""
 
     @field_validator("fake_now")
     @classmethod

@@ -3,8 +3,9 @@
 One interval job, the tick, runs every minute (coalesced, one instance, no misfire limit): if
 this process holds the lease it sweeps, renewing the lease between sweep batches (a long sweep
 never outlives it; if another scheduler took it over, the sweep stops), then dispatches due
-notifications. Deadlines live in the
-case table, so APScheduler never holds a job per case. ``run_tick`` is what a tick does, callable
+notifications. Deadlines live in the case table, so APScheduler never holds a job per case.
+Daily cron jobs send the digest and the weekly bulletin and run housekeeping, each only in the
+process that holds the lease. ``run_tick`` is what a tick does, callable
 without APScheduler (tests, ``caseflow sweep``).
 """
 
@@ -28,6 +29,8 @@ from scheduling.lease import Lease
 log = logging.getLogger("caseflow.scheduler")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TICK_SECONDS = 60
+HOUSEKEEPING_AT = {"hour": 3, "minute": 17}
+"""Daily, at night (an odd minute: not with every other system's 03:00 jobs)."""
 
 
 @dataclass
@@ -78,6 +81,12 @@ class Ticker:
             result = self.app.periodic.bulletin()
             log.info("weekly bulletin %s: %s", result.period, result.to_dict())
 
+    def housekeeping(self) -> None:
+        if self.leading():
+            report = self.app.housekeeper.run()
+            log.info("housekeeping: %d idempotency records, %d tokens, %d sign-in records, %d orphaned evidence files",
+                     report.idempotency_records, report.tokens, report.signin_records, report.evidence_files)  # fmt: skip
+
     def tick(self) -> TickResult:
         now = self.app.clock.now()
         self.app.templates.reload()  # an admin may have saved a template in another process
@@ -126,4 +135,5 @@ def make_scheduler(ticker: Ticker, *, blocking: bool, tick_seconds: int = TICK_S
     # the digest runs every day at its time and itself skips days off (adjusted workdays count)
     scheduler.add_job(_safe, "cron", args=[ticker.digest], id="digest", **config.digest)
     scheduler.add_job(_safe, "cron", args=[ticker.bulletin], id="bulletin", **config.bulletin)
+    scheduler.add_job(_safe, "cron", args=[ticker.housekeeping], id="housekeeping", **HOUSEKEEPING_AT)
     return scheduler

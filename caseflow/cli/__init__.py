@@ -25,6 +25,9 @@ COMMANDS = {
     "scheduler": LazyCommand(
         "caseflow.cli.ops:scheduler", "单独运行调度器（生产环境，PostgreSQL）；多台机器同时运行时只有一台在巡检。"
     ),
+    "housekeeping": LazyCommand(
+        "caseflow.cli.ops:housekeeping", "清理过期数据：幂等记录、失效令牌、超过保留期的登录记录、孤立的证明材料文件。"
+    ),
     "serve": LazyCommand("caseflow.cli.ops:serve", "运行网页和 HTTP API；在 SQLite 上同时在本进程内运行调度器。"),
     "notify": LazyCommand("caseflow.cli.notify:notify_group", "通知：收件箱、发送队列、死信。"),
     "report": LazyCommand("caseflow.cli.notify:report_group", "报表。"),

@@ -56,7 +56,21 @@ def load_settings() -> "Settings":
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InvalidInput(f"CASEFLOW_{str(first['loc'][0]).upper()}", str(first["msg"])) from None
+        raise InvalidInput(f"CASEFLOW_{str(first['loc'][0]).upper()}", _setting_error(first)) from None
+
+
+def _setting_error(error: Any) -> str:
+    """Pydantic's complaint about a setting, in Chinese where it has a usual form."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    if kind == "greater_than_equal":
+        return f"不能小于 {context['ge']}（现为 {error.get('input')}）"
+    if kind == "less_than_equal":
+        return f"不能大于 {context['le']}（现为 {error.get('input')}）"
+    if kind == "int_parsing":
+        return f"应为整数（现为 {error.get('input')!r}）"
+    if kind == "bool_parsing":
+        return f"应为 true 或 false（现为 {error.get('input')!r}）"
+    return str(error["msg"])
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""``caseflow sweep`` and ``caseflow scheduler``: the clocks at work."""
+"""``caseflow sweep``, ``caseflow housekeeping``, ``caseflow scheduler`` and ``caseflow serve``:
+the clocks at work, and the processes that run them."""
 
 import logging
 import signal
@@ -30,6 +31,35 @@ def sweep(as_json: bool) -> None:
         for s in report.steps:
             level = LEVEL_LABELS.get(s.level or "", "")
             table.add_row(s.case, s.action, level, s.to_state, (local(s.scheduled_for) or "")[:16])
+        console().print(table)
+
+
+@click.command("housekeeping")
+@click.option("--dry-run", is_flag=True, help="只统计将清理的数量，不删除")
+@json_option
+def housekeeping(dry_run: bool, as_json: bool) -> None:
+    """清理过期数据：幂等记录、失效令牌、超过保留期的登录记录、孤立的证明材料文件。
+
+    案件、办理记录、通知和被案件引用的证明材料从不清理。调度器每天凌晨自动执行一次。
+    """
+    with open_app() as app:
+        report = app.housekeeper.run(dry_run=dry_run)
+        if as_json:
+            print_json(report.to_dict())
+            return
+        keep = app.housekeeper.retention
+        verb = "将清理" if dry_run else "已清理"
+        table = Table(title=f"{local(report.now)[:16]} {verb}")
+        for column in ("项目", "数量", "保留期"):
+            table.add_column(column)
+        table.add_row("API 幂等记录", str(report.idempotency_records), f"{keep.idempotency_hours} 小时")
+        table.add_row("失效的会话和 API 令牌", str(report.tokens), f"失效后 {keep.token_days} 天")
+        table.add_row("登录记录", str(report.signin_records), f"{keep.signin_days} 天")
+        table.add_row(
+            "孤立的证明材料文件", f"{report.evidence_files}（{report.evidence_bytes:,} 字节）",
+            f"无案件引用且放置超过 {int(keep.evidence_grace.total_seconds() // 60)} 分钟",
+        )  # fmt: skip
+        table.add_row("未写完的临时文件", str(report.temporary_files), "同上")
         console().print(table)
 
 

@@ -355,7 +355,7 @@ def test_make_scheduler_configures_one_coalesced_tick_in_shanghai(app):
     scheduler.start(paused=True)  # job defaults are applied when the scheduler starts; nothing runs
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"tick", "digest", "bulletin"}
+        assert set(jobs) == {"tick", "digest", "bulletin", "housekeeping"}
         for job in jobs.values():  # PITFALLS #11: never dropped as misfired, never doubled
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None), job.id
             assert str(job.trigger.timezone) == "Asia/Shanghai", job.id  # #12
@@ -370,6 +370,10 @@ def test_make_scheduler_configures_one_coalesced_tick_in_shanghai(app):
         assert jobs["digest"].trigger.get_next_fire_time(None, friday) == datetime(2026, 10, 10, 8, 30, tzinfo=SHANGHAI)
         assert jobs["bulletin"].trigger.get_next_fire_time(None, friday) == datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)
         assert list(jobs["digest"].args) == [ticker.digest] and list(jobs["bulletin"].args) == [ticker.bulletin]
+        assert jobs["housekeeping"].trigger.get_next_fire_time(None, friday) == datetime(
+            2026, 10, 10, 3, 17, tzinfo=SHANGHAI
+        )
+        assert list(jobs["housekeeping"].args) == [ticker.housekeeping]
     finally:
         scheduler.shutdown(wait=False)
     assert ticker.lease.holder_now() is None  # a paused scheduler never ran a job
