@@ -105,7 +105,8 @@ class Dispatcher:
             )
             return list(conn.execute(claimed.order_by(NOTIFICATIONS.c.id)))
 
-    def _address(self, row: Any) -> Address:
+    def _address(self, row: Any) -> Address | None:
+        """Where the message goes; None when its recipient's account has been deactivated."""
         if row.recipient.startswith("dept:"):
             unit, _, rest = row.recipient[5:].partition("#")
             index = int(rest.split(":", 1)[0]) if rest else 0
@@ -118,18 +119,25 @@ class Dispatcher:
             user = conn.execute(select(USERS).where(USERS.c.username == row.recipient)).first()
         if user is None:
             return Address(username=row.recipient)
+        if not user.active:
+            return None
         return Address(username=user.username, email=user.email, phone=user.phone)
 
     def _send(self, row: Any, report: DispatchReport) -> None:
         channel = self.channels.get(row.channel)
         error: DeliveryError | None = None
+        address = None if channel is None else self._address(row)
         if channel is None:
             error = DeliveryError(f"未配置发送渠道“{row.channel}”", permanent=True)
+        elif address is None:
+            # queued before the account was deactivated: someone who left the unit is not
+            # mailed about its cases any more (a dead letter: retried once reactivated)
+            error = DeliveryError(f"收件人 {row.recipient} 的账号已停用，不再发送", permanent=True)
         else:
             message = OutgoingMessage(
                 row.idempotency_key,
                 row.channel,
-                self._address(row),
+                address,
                 row.subject,
                 row.body_text,
                 row.body_html,

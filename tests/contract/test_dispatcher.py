@@ -180,6 +180,21 @@ def test_a_channel_the_installation_lacks_is_a_dead_letter(app, people, channels
     assert report.dead == [dead["id"]] and dead["channel"] == "sms" and "sms" in dead["last_error"]
 
 
+def test_messages_queued_before_a_deactivation_are_not_sent(app, people, channels):
+    """Someone who left the unit is not mailed about its cases any more; once reactivated, a
+    retry of the dead letters delivers them."""
+    assign(app, people)
+    app.users.set_active("power_mail", False)
+    report = app.dispatcher.dispatch()
+    assert report.sent == [] and channels["email"].attempts == [] and channels["sms"].attempts == []
+    dead = app.inbox.messages(failed=True)
+    assert sorted(d["channel"] for d in dead) == ["email", "sms"] and report.dead == sorted(d["id"] for d in dead)
+    assert {d["last_error"] for d in dead} == {"收件人 power_mail 的账号已停用，不再发送"}
+    app.users.set_active("power_mail", True)
+    assert app.inbox.retry() == 2
+    assert len(app.dispatcher.dispatch().sent) == 2 and len(channels["email"].sent) == 1
+
+
 def test_dead_letters_are_retried_by_hand_and_then_delivered(app, people, channels, clock):
     assign(app, people)
     assign(app, people)
