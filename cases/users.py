@@ -117,11 +117,15 @@ class UserService:
             row = repo.find_user(conn, username)
         return self._view(row._mapping)
 
-    def set_active(self, username: str, active: bool) -> dict[str, Any]:
+    def set_active(self, username: str, active: bool, by: Actor | None = None) -> dict[str, Any]:
         """Deactivate or reactivate a user. Deactivating revokes every sign-in token the user
         holds (API and web) in the same transaction; a deactivated user cannot sign in, act or
         be told of anything. Repeating it changes nothing. The view has ``changed`` and
-        ``revoked_tokens``."""
+        ``revoked_tokens``.
+
+        ``by`` is the administrator doing it on the pages or the API, who may not deactivate
+        themselves: so an active administrator always remains (the command line, run on the
+        server, can repair anything)."""
         tokens = ApiToken.__table__
         now = self.clock.now()
         with self.db.write() as conn:
@@ -129,6 +133,8 @@ class UserService:
             if row is None:
                 raise NotFound("用户", username)
             changed = bool(row.active) != active
+            if changed and not active and by is not None and by.username == username:
+                raise InvalidInput("username", "不能停用自己的账号（可由另一位系统管理员停用）")
             if changed:
                 repo.update_user(conn, username, {"active": active})
             revoked = 0

@@ -35,13 +35,14 @@ def test_no_button_without_the_right_and_forged_posts_are_refused(person, site) 
     other_session = page.request.post(site.url(f"/cases/{number}/actions/accept"), form={"csrf_token": office.csrf()})
     assert other_session.status == 403
     for path, form in (("/admin/users", {"username": "intruder", "department": "power", "roles": "admin", "password": "Intruder-2026!"}),
-                       ("/admin/calendar", {"date": "2026-11-02", "kind": "holiday", "name": "假日"})):  # fmt: skip
+                       ("/admin/calendar", {"date": "2026-11-02", "kind": "holiday", "name": "假日"}),
+                       ("/admin/users/office/active", {"active": "0"})):  # fmt: skip
         refused = page.request.post(site.url(path), form={"csrf_token": csrf, **form})
         assert refused.status == 403, path
     assert page.request.get(site.url("/audit/export.csv")).status == 403
     after = site.app.cases.show(number)
     assert (after["state"], after["version"], after["lead_unit"]) == (before["state"], before["version"], before["lead_unit"])
-    assert not site.app.users.exists("intruder")
+    assert not site.app.users.exists("intruder") and site.app.users.actor("office").username == "office"
     assert not any(d["date"] == "2026-11-02" for d in site.app.calendar.show(2026)["holidays"])
 
     cookie = next(c for c in window.context.cookies() if c["name"] == "caseflow_session")
@@ -122,6 +123,21 @@ def test_admin_adds_a_holiday_a_user_and_previews_a_template(person, site) -> No
     page.locator("button", has_text="添加用户").click()
     expect(page.locator(".flash")).to_contain_text("已添加用户 lvting_handler")
     assert site.app.users.actor("lvting_handler").department == "lvting"
+
+    row = page.locator("tr", has_text="lvting_handler")
+    row.get_by_role("button", name="停用 lvting_handler").click()
+    expect(page.locator(".flash")).to_contain_text("已停用用户 lvting_handler")
+    expect(page.locator("tr", has_text="lvting_handler")).to_contain_text("已停用")
+    assert next(u for u in site.app.users.all() if u["username"] == "lvting_handler")["active"] is False
+    assert page.get_by_role("button", name="停用 admin").count() == 0  # never oneself, not even forged:
+    forged = page.request.post(site.url("/admin/users/admin/active"), form={"csrf_token": window.csrf(), "active": "0"})
+    assert forged.status == 422 and "不能停用自己的账号" in forged.text()
+    bad = page.request.post(site.url("/admin/users/lvting_handler/active"), form={"csrf_token": window.csrf(), "active": "maybe"})
+    assert bad.status == 422 and "active 只能是 1（启用）或 0（停用）" in bad.text()
+    assert site.app.users.actor("admin").username == "admin"
+    page.locator("tr", has_text="lvting_handler").get_by_role("button", name="启用 lvting_handler").click()
+    expect(page.locator(".flash")).to_contain_text("已启用用户 lvting_handler")
+    assert site.app.users.actor("lvting_handler").username == "lvting_handler"
 
     window.goto("/admin/templates?name=assigned&case=QY-2026-00002")
     assert page.locator(".fields dd").first.inner_text().startswith("【交办单】QY-2026-00002")

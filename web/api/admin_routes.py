@@ -109,6 +109,19 @@ def add_user(body: UserCreate, app: AppDep, actor: Admin) -> Any:
     )  # fmt: skip
 
 
+UserName = Annotated[str, Path(min_length=1, max_length=64, description="用户名")]
+
+
+@router.post("/users/{username}/deactivate", tags=["admin"], summary="停用用户（注销其全部登录凭据；可重复执行）")
+def deactivate_user(username: UserName, app: AppDep, actor: Admin) -> Any:
+    return app.users.set_active(username, False, by=actor)
+
+
+@router.post("/users/{username}/activate", tags=["admin"], summary="重新启用用户")
+def activate_user(username: UserName, app: AppDep, actor: Admin) -> Any:
+    return app.users.set_active(username, True, by=actor)
+
+
 @router.get("/calendar/{year}", tags=["admin"], summary="工作日历")
 def calendar(year: Annotated[int, Path(ge=2000, le=2099)], app: AppDep, actor: ActorDep) -> Any:
     return app.calendar.show(year)

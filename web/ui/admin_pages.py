@@ -62,6 +62,25 @@ async def add_user(request: Request, page: PageDep) -> Response:
         return _add_user(request, page, form)
 
 
+@router.post("/admin/users/{username}/active")
+async def set_user_active(
+    username: Annotated[str, Path(min_length=1, max_length=64)], request: Request, page: PageDep
+) -> Response:
+    async with request.form() as form:
+        check_csrf(page, form)
+        wanted = str(form.get("active") or "")
+    page.require("admin")
+    if wanted not in ("0", "1"):
+        raise InvalidInput("active", "active 只能是 1（启用）或 0（停用）")
+    try:
+        view = page.app.users.set_active(username, wanted == "1", by=page.actor)
+    except InvalidInput as exc:
+        context = _users_context(page, {}, {}, "未停用：" + "；".join(exc.errors.values()))
+        return render(page, request, "admin_users.html", context, 422)
+    done = "activated" if wanted == "1" else "deactivated"
+    return redirect(request, f"/admin/users?{done}={view['username']}&revoked={view['revoked_tokens']}")
+
+
 def _add_user(request: Request, page: Page, form: FormData) -> Response:
     check_csrf(page, form)
     page.require("admin")
