@@ -96,7 +96,7 @@ class EvidenceStore:
         """Store ``data`` (idempotent) and return its description."""
         stored = self.check(data, name)
         target = self.path(stored.sha256)
-        if target.exists() and target.stat().st_size == stored.size and _digest(target) == stored.sha256:
+        if target.exists() and target.stat().st_size == stored.size and file_sha256(target) == stored.sha256:
             return stored  # a damaged copy under this name is replaced by the genuine one
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
@@ -124,7 +124,8 @@ class EvidenceStore:
         return data
 
 
-def _digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

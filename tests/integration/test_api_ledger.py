@@ -45,9 +45,11 @@ def cases(env: ApiEnv) -> int:
         return int(conn.execute(select(func.count()).select_from(repo.CASES)).scalar_one())
 
 
-def post(client: ApiClient, data: bytes, name: str = "台账.xlsx", **params: Any) -> Any:
+def post(client: ApiClient, data: bytes, name: str = "台账.xlsx", key: str | None = None, **params: Any) -> Any:
     query = {"type": "enterprise_issue", **{k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}}
-    return client.post("/api/ledger/import", params=query, files={"file": (name, data, "application/octet-stream")})
+    headers = {"Idempotency-Key": key} if key else {}
+    files = {"file": (name, data, "application/octet-stream")}
+    return client.post("/api/ledger/import", params=query, files=files, headers=headers)
 
 
 def test_dry_run_reports_problems_and_stores_nothing(api_env: ApiEnv, people: dict[str, ApiClient]) -> None:
@@ -103,6 +105,28 @@ def test_import_stores_in_one_go_or_not_at_all(api_env: ApiEnv, people: dict[str
         "row": 2,
     }
     assert cases(api_env) == before + 1
+
+
+def test_a_retried_import_with_its_idempotency_key_imports_once(api_env: ApiEnv, people: dict[str, ApiClient]) -> None:
+    """A client that lost the answer to an import sends it again with the same key: the same
+    201 comes back (marked replayed) and nothing is imported twice; the key with another file
+    or other options is refused; a refused import frees its key for the corrected file."""
+    office = people["office"]
+    before = cases(api_env)
+    rows = [[1, title("重试"), "描述", "生产要素", "重试企业", make_uscc("91340881MA2A10009"), "孔城镇"]]
+    broken = workbook([[*rows[0][:5], BAD, "孔城镇"]])
+    key = f"ledger-{uuid.uuid4().hex}"
+    error_of(post(office, broken, key=key), 422, "invalid_input")
+    data = workbook(rows)
+    first = post(office, data, key=key)
+    assert first.status_code == 201, first.text
+    again = post(office, data, key=key)  # the same file sent again
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["created"] == first.json()["created"] and cases(api_env) == before + 1
+    other = error_of(post(office, data, key=key, valid_only=True), 422, "invalid_input")
+    assert "内容不同的请求" in other["message"]
+    other_file = error_of(post(office, workbook([[2, *rows[0][1:]]]), key=key), 422, "invalid_input")
+    assert "内容不同的请求" in other_file["message"] and cases(api_env) == before + 1
 
 
 @pytest.mark.parametrize(

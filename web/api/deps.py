@@ -84,10 +84,15 @@ class Idempotency:
     def __init__(self, app: App, actor: Actor, key: str | None, request: Request) -> None:
         self.app, self.actor, self.key, self.request = app, actor, key, request
 
-    def run(self, action: Callable[[], Any], status_code: int = 200, *, payload: Any = None) -> JSONResponse:
-        """Run ``action`` once per key; ``payload`` is the parsed request body (fingerprinted)."""
+    def run(
+        self, action: Callable[[], Any], status_code: int = 200, *, payload: Any = None,
+        status_of: Callable[[Any], int] | None = None,
+    ) -> JSONResponse:  # fmt: skip
+        """Run ``action`` once per key; ``payload`` is the parsed request body (fingerprinted);
+        ``status_of`` gives the status from the body when it depends on the outcome."""
         if self.key is None:
-            return JSONResponse(action(), status_code=status_code)
+            body = action()
+            return JSONResponse(body, status_code=status_of(body) if status_of else status_code)
         if not self.key.strip():
             raise InvalidInput("Idempotency-Key", "Idempotency-Key 不能为空白")
         where = (IDEMPOTENT.c.key == self.key, IDEMPOTENT.c.username == self.actor.username)
@@ -102,6 +107,8 @@ class Idempotency:
             with self.app.db.write() as conn:
                 conn.execute(delete(IDEMPOTENT).where(*where))
             raise
+        if status_of is not None:
+            status_code = status_of(body)
         with self.app.db.write() as conn:
             conn.execute(
                 update(IDEMPOTENT)

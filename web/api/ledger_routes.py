@@ -6,17 +6,18 @@ problems kept it from storing anything. A unit's user exports what their unit ma
 import secrets
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from caseflow.app import App
+from cases.evidence import file_sha256
 from cases.ledger import LedgerRejected
 from cases.service import ALL_SEEING
-from web.api.deps import ActorDep, AppDep
+from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
 from web.api.schemas import ERRORS
 from web.ledger_files import safe_name, save_upload
 from workflow.clock import SHANGHAI
@@ -47,25 +48,37 @@ def _check_type(app: App, case_type: str | None) -> None:
 async def import_ledger(
     app: AppDep,
     actor: ActorDep,
+    request: Request,
     file: Annotated[UploadFile, File(description="台账工作簿（.xlsx）")],
     type: TypeQuery,
     dry_run: bool = False,
     valid_only: bool = False,
+    key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Every row is checked; nothing is stored unless every row is valid (or ``valid_only``).
     200 with the report for a dry run, 201 when cases were stored, 422 with the report in
-    ``details`` when problems kept everything out."""
+    ``details`` when problems kept everything out. Retried with the same ``Idempotency-Key``
+    (same file, same options), a stored import answers again without importing twice."""
     _check_type(app, type)
     name = safe_name(file.filename or "")
     directory = _workspace(app)
     try:
         source = directory / name
         await save_upload(file, source, app.settings.max_ledger_bytes)
-        report = await run_in_threadpool(
-            app.ledger.import_ledger, source, type, actor, dry_run=dry_run, valid_only=valid_only
+        payload = {"type": type, "dry_run": dry_run, "valid_only": valid_only, "file": [name, file_sha256(source)]}
+        return await run_in_threadpool(
+            Idempotency(app, actor, key, request).run,
+            lambda: _import(app, actor, source, type, dry_run=dry_run, valid_only=valid_only),
+            payload=payload,
+            status_of=lambda body: 201 if body["stored"] else 200,
         )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _import(app: App, actor: Actor, source: Path, case_type: str, *, dry_run: bool, valid_only: bool) -> dict[str, Any]:
+    """The import's report as the API answers it; ``LedgerRejected`` when nothing was stored."""
+    report = app.ledger.import_ledger(source, case_type, actor, dry_run=dry_run, valid_only=valid_only)
     body = report.to_dict()
     body.pop("annotated", None)  # a server path; the problems are all in the body
     if report.problems and not report.stored:
@@ -75,7 +88,7 @@ async def import_ledger(
         )
     if not dry_run and not report.stored:
         raise LedgerRejected("台账中没有可导入的数据行，未导入任何数据", body)
-    return JSONResponse(body, status_code=201 if report.stored else 200)
+    return body
 
 
 @router.get("/export", summary="导出台账（.xlsx）", response_class=Response)

@@ -7,7 +7,6 @@ progress with htmx and offers a cancel button. Users who may register a type may
 everyone may export, a unit's user the cases their unit may see (as the case list shows them).
 """
 
-import hashlib
 import re
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from cases.evidence import file_sha256
 from cases.ledger_report import ImportReport
 from cases.service import ALL_SEEING
 from web.ledger_files import safe_name, save_upload
@@ -193,7 +193,7 @@ async def confirm(job_id: JobId, request: Request, page: PageDep) -> Response:
                    valid_only=valid_only, checked_from=checked.id)  # fmt: skip
     try:
         shutil.copyfile(checked.source, job.source)
-        if hashlib.sha256(job.source.read_bytes()).hexdigest() != report.sha256:
+        if file_sha256(job.source) != report.sha256:
             raise InvalidInput("sha256", "检查过的文件已不可用，请重新上传")
     except BaseException:
         jobs.discard(job)
