@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import POSTGRESQL_ONLY, PNG, evidence_files, new_site_case, tiny_png, walk_site_to
+from helpers import PNG, POSTGRESQL_ONLY, evidence_files, new_site_case, tiny_png, walk_site_to
 from sqlalchemy import func, insert, select, text
 
 from caseflow.app import App
