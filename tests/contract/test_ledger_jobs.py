@@ -1,4 +1,4 @@
-"""Ledger jobs of the pages (``web.ui.ledger_jobs``), on SQLite and PostgreSQL: a job runs in its
+"""Ledger jobs of the pages (``web.ledger_jobs``), on SQLite and PostgreSQL: a job runs in its
 own thread, reports progress, and a cancelled import leaves the database as it was — whether it
 is cancelled while the rows are read or in the middle of the write transaction; a cancelled
 export leaves no file. Jobs are per user and limited in number; old ones are forgotten."""
@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from caseflow.app import App
 from cases import repository as repo
-from web.ui.ledger_jobs import KEEP, MAX_RUNNING, JobsBusy, LedgerJob, LedgerJobs
+from web.ledger_jobs import KEEP, MAX_RUNNING, JobsBusy, LedgerJob, LedgerJobs
 from web.ui.routes import make_templates
 from workflow.errors import NotFound
 

@@ -186,6 +186,8 @@ class ApiEnv:
     database_url: str
     data_dir: Path
     clients: dict[str, ApiClient] = field(default_factory=dict)
+    web: Any = None
+    """The served FastAPI application (its ``state`` holds e.g. the ledger jobs)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -242,12 +244,16 @@ def api_environment(request: pytest.FixtureRequest, kind: str, root: Path) -> It
     app = build_app(database_url, root / "data", clock=clock)
     try:
         app.migrate()
-        with live_server(app) as url:
-            env = ApiEnv(app, clock, url, database_url, root / "data")
+        web = create_web_app(app)
+        server = start_server(web)
+        try:
+            env = ApiEnv(app, clock, server.url, database_url, root / "data", web=web)
             try:
                 yield env
             finally:
                 env.close()
+        finally:
+            server.stop()
     finally:
         app.close()
         if dropped is not None:

@@ -1,8 +1,10 @@
 """The ledger (台账) over the API: import a workbook (``dry_run`` to see what would happen),
 export the ledger, download the import template. The work is ``cases.ledger.LedgerService``'s;
 an import answers with its report — every problem with row, column and reason — and 422 when
-problems kept it from storing anything. A unit's user exports what their unit may see."""
+problems kept it from storing anything. A unit's user exports what their unit may see. Large
+workbooks go through jobs instead (``Prefer: respond-async``, ``web.api.ledger_job_routes``)."""
 
+import json
 import secrets
 import shutil
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from caseflow.app import App
@@ -18,6 +20,7 @@ from cases.evidence import file_sha256
 from cases.ledger import LedgerRejected
 from cases.service import ALL_SEEING
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
+from web.api.ledger_job_routes import PreferHeader, accepted, start_export, start_import, wants_async
 from web.api.schemas import ERRORS
 from web.ledger_files import safe_name, save_upload
 from workflow.clock import SHANGHAI
@@ -44,7 +47,11 @@ def _check_type(app: App, case_type: str | None) -> None:
         raise InvalidInput("type", f"未知案件类型“{case_type}”；可选：{allowed}")
 
 
-@router.post("/import", summary="导入台账（.xlsx；dry_run 只检查）")
+@router.post(
+    "/import",
+    summary="导入台账（.xlsx；dry_run 只检查；Prefer: respond-async 在后台进行）",
+    responses={202: {"description": "已在后台开始（Prefer: respond-async）：任务及其地址（Location）"}},
+)
 async def import_ledger(
     app: AppDep,
     actor: ActorDep,
@@ -54,11 +61,13 @@ async def import_ledger(
     dry_run: bool = False,
     valid_only: bool = False,
     key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
 ) -> Response:
     """Every row is checked; nothing is stored unless every row is valid (or ``valid_only``).
     200 with the report for a dry run, 201 when cases were stored, 422 with the report in
     ``details`` when problems kept everything out. Retried with the same ``Idempotency-Key``
-    (same file, same options), a stored import answers again without importing twice."""
+    (same file, same options), a stored import answers again without importing twice.
+    With ``Prefer: respond-async``: 202 and the job (``GET /api/ledger/jobs/{id}``)."""
     _check_type(app, type)
     name = safe_name(file.filename or "")
     directory = _workspace(app)
@@ -66,8 +75,19 @@ async def import_ledger(
         source = directory / name
         await save_upload(file, source, app.settings.max_ledger_bytes)
         payload = {"type": type, "dry_run": dry_run, "valid_only": valid_only, "file": [name, file_sha256(source)]}
+        idempotency = Idempotency(app, actor, key, request)
+        if wants_async(prefer):
+            payload["async"] = True
+            response = await run_in_threadpool(
+                idempotency.run,
+                lambda: start_import(request, app, actor, source, name, type, dry_run=dry_run, valid_only=valid_only),
+                202,
+                payload=payload,
+            )
+            response.headers.update(accepted(json.loads(response.body)))
+            return response
         return await run_in_threadpool(
-            Idempotency(app, actor, key, request).run,
+            idempotency.run,
             lambda: _import(app, actor, source, type, dry_run=dry_run, valid_only=valid_only),
             payload=payload,
             status_of=lambda body: 201 if body["stored"] else 200,
@@ -91,18 +111,32 @@ def _import(app: App, actor: Actor, source: Path, case_type: str, *, dry_run: bo
     return body
 
 
-@router.get("/export", summary="导出台账（.xlsx）", response_class=Response)
+@router.get(
+    "/export",
+    summary="导出台账（.xlsx；Prefer: respond-async 在后台进行）",
+    response_class=Response,
+    responses={202: {"description": "已在后台开始（Prefer: respond-async）：任务及其地址（Location）"}},
+)
 def export_ledger(
+    request: Request,
     app: AppDep,
     actor: ActorDep,
     type: Annotated[str | None, Query(max_length=64, description="案件类型；默认全部")] = None,
     state: Annotated[str | None, Query(max_length=64, description="状态（代码或中文名）")] = None,
     department: Annotated[str | None, Query(max_length=64, description="单位：主办、属地或待办事项的承办单位")] = None,
+    prefer: PreferHeader = None,
 ) -> Response:
     _check_type(app, type)
+    if state is not None:
+        app.ledger.selection(type, state)  # refused before any job starts
     if department is not None:
         department = app.org.resolve(department, "department")
     visible_to = _visible_to(actor, department)
+    day = app.clock.now().astimezone(SHANGHAI).strftime("%Y%m%d")
+    if wants_async(prefer):
+        view = start_export(request, app, actor, case_type=type, state=state, department=department,
+                            visible_to=visible_to, download_name=f"台账-{day}.xlsx")  # fmt: skip
+        return JSONResponse(view, status_code=202, headers=accepted(view))
     directory = _workspace(app)
     try:
         target = directory / "ledger.xlsx"
@@ -110,7 +144,6 @@ def export_ledger(
         data = target.read_bytes()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    day = app.clock.now().astimezone(SHANGHAI).strftime("%Y%m%d")
     return _xlsx(data, f"台账-{day}.xlsx", f"ledger-{day}.xlsx")
 
 

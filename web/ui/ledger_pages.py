@@ -24,7 +24,7 @@ from cases.evidence import file_sha256
 from cases.ledger_report import ImportReport
 from cases.service import ALL_SEEING
 from web.ledger_files import safe_name, save_upload
-from web.ui.ledger_jobs import LedgerJob, LedgerJobs
+from web.ledger_jobs import LedgerJob, jobs_of
 from web.ui.routes import is_htmx, redirect, render
 from web.ui.session import Page, check_csrf, current_page
 from workflow.clock import SHANGHAI
@@ -42,13 +42,6 @@ SHOWN_ROWS = 200
 KIND_LABELS = {"check": "检查台账", "import": "导入台账", "export": "导出台账"}
 STATE_LABELS = {"running": "进行中", "done": "已完成", "failed": "失败", "cancelled": "已取消"}
 PHASE_LABELS = {"read": "读取并校验", "write": "写入数据库", "export": "导出"}
-
-
-def jobs_of(request: Request) -> LedgerJobs:
-    jobs = getattr(request.app.state, "ledger_jobs", None)
-    if jobs is None:
-        jobs = request.app.state.ledger_jobs = LedgerJobs(request.app.state.caseflow)
-    return jobs  # type: ignore[no-any-return]
 
 
 def importable(page: Page) -> list[Any]:

@@ -1,5 +1,7 @@
-"""Ledger imports and exports started from the pages, run in worker threads so that the page can
-show a progress bar and a cancel button while a 100,000-row workbook is read.
+"""Ledger imports and exports run in worker threads, so that the page can show a progress bar and
+a cancel button while a 100,000-row workbook is read, and an API client can poll a job instead of
+holding a request open (``Prefer: respond-async``). Pages and API share one ``LedgerJobs`` per
+server process (``jobs_of``).
 
 A ``LedgerJob`` belongs to the user who started it and holds its files in its own directory
 under ``data_dir/ledger-jobs`` (the uploaded workbook, the annotated copy, the exported ledger).
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from fastapi import Request
 
 from caseflow.app import App
 from workflow.errors import CaseflowError, NotFound
@@ -220,3 +224,17 @@ class LedgerJobs:
                 job.cancel.set()
         for thread in self._threads:
             thread.join(timeout)
+
+
+_MAKING = threading.Lock()
+
+
+def jobs_of(request: Request) -> LedgerJobs:
+    """The server's ledger jobs (made on first use; the server cancels them when it stops)."""
+    jobs = getattr(request.app.state, "ledger_jobs", None)
+    if jobs is None:
+        with _MAKING:  # two first requests at once must not make two stores
+            jobs = getattr(request.app.state, "ledger_jobs", None)
+            if jobs is None:
+                jobs = request.app.state.ledger_jobs = LedgerJobs(request.app.state.caseflow)
+    return jobs  # type: ignore[no-any-return]
