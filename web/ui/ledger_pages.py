@@ -267,35 +267,29 @@ def _export_name(page: Page, case_type: str | None, department: str | None) -> s
 # --- the job page ---------------------------------------------------------------------------------
 
 
-def _job_context(page: Page, request: Request, job: LedgerJob) -> dict[str, Any]:
+def _job_context(page: Page, job: LedgerJob) -> dict[str, Any]:
+    """The job as one snapshot: the worker may finish it while the page renders."""
     job = job.snapshot()
-    report = job.report
     spec = page.app.definitions.current(job.case_type).spec if job.case_type else None
     elapsed = ((job.finished_at or page.app.clock.now()) - job.started_at).total_seconds()
-    context: dict[str, Any] = {
-        "title": KIND_LABELS[job.kind], "active": "ledger", "job": job, "spec": spec, "report": report,
+    return {
+        "title": KIND_LABELS[job.kind], "active": "ledger", "job": job, "spec": spec, "report": job.report,
         "kind_label": KIND_LABELS[job.kind], "state_label": STATE_LABELS[job.state],
         "phase_label": PHASE_LABELS.get(job.phase or "", "准备中"), "elapsed": max(0, round(elapsed)),
-        "shown_problems": SHOWN_PROBLEMS, "shown_rows": SHOWN_ROWS, "checked": None,
+        "shown_problems": SHOWN_PROBLEMS, "shown_rows": SHOWN_ROWS,
     }  # fmt: skip
-    if job.checked_from:
-        try:
-            context["checked"] = jobs_of(request).get(job.checked_from, page.actor.username)
-        except Exception:  # noqa: BLE001 - the check job may have been forgotten
-            context["checked"] = None
-    return context
 
 
 @router.get("/ledger/jobs/{job_id}")
 def job_page(job_id: JobId, request: Request, page: PageDep) -> Response:
     job = jobs_of(request).get(job_id, page.actor.username)
-    return render(page, request, "ledger_job.html", _job_context(page, request, job))
+    return render(page, request, "ledger_job.html", _job_context(page, job))
 
 
 @router.get("/ledger/jobs/{job_id}/status")
 def job_status(job_id: JobId, request: Request, page: PageDep) -> Response:
     job = jobs_of(request).get(job_id, page.actor.username)
-    return render(page, request, "_ledger_job.html", _job_context(page, request, job))
+    return render(page, request, "_ledger_job.html", _job_context(page, job))
 
 
 @router.post("/ledger/jobs/{job_id}/cancel")
@@ -305,7 +299,7 @@ async def cancel(job_id: JobId, request: Request, page: PageDep) -> Response:
     job = jobs_of(request).get(job_id, page.actor.username)
     job.cancel.set()
     if is_htmx(request):
-        return render(page, request, "_ledger_job.html", _job_context(page, request, job))
+        return render(page, request, "_ledger_job.html", _job_context(page, job))
     return redirect(request, f"/ledger/jobs/{job.id}")
 
 
