@@ -26,6 +26,7 @@ from fastapi import Request
 
 from caseflow.app import App
 from workflow.errors import CaseflowError, NotFound
+from workflow.org import Actor
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,22 @@ class LedgerJobs:
                 job.cancel.set()
         for thread in self._threads:
             thread.join(timeout)
+
+
+def import_work(app: App, case_type: str, actor: Actor, *, dry_run: bool, valid_only: bool) -> Callable[[LedgerJob], Any]:
+    """The work of a check (``dry_run``) or import job: its report, and the annotated copy of
+    the workbook when there are problems."""
+    ledger = app.ledger
+
+    def work(job: LedgerJob) -> Any:
+        report = ledger.import_ledger(
+            job.source, case_type, actor, dry_run=dry_run, valid_only=valid_only, progress=job.progress
+        )
+        if report.problems:
+            ledger.annotate(report, job.source, job.annotated)
+        return report
+
+    return work
 
 
 _MAKING = threading.Lock()

@@ -18,7 +18,7 @@ from caseflow.app import App
 from cases.views import local
 from web.api.deps import ActorDep, AppDep
 from web.api.schemas import ERRORS
-from web.ledger_jobs import LedgerJob, jobs_of
+from web.ledger_jobs import LedgerJob, import_work, jobs_of
 from workflow.errors import InvalidInput
 from workflow.org import Actor
 
@@ -83,17 +83,7 @@ def start_import(
     except BaseException:
         jobs.discard(job)
         raise
-    ledger = app.ledger
-
-    def work(job: LedgerJob) -> Any:
-        report = ledger.import_ledger(
-            job.source, case_type, actor, dry_run=dry_run, valid_only=valid_only, progress=job.progress
-        )
-        if report.problems:
-            ledger.annotate(report, job.source, job.annotated)
-        return report
-
-    jobs.start(job, work)
+    jobs.start(job, import_work(app, case_type, actor, dry_run=dry_run, valid_only=valid_only))
     return job_view(job)
 
 

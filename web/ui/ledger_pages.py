@@ -21,10 +21,9 @@ from fastapi.responses import FileResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from cases.evidence import file_sha256
-from cases.ledger_report import ImportReport
 from cases.service import ALL_SEEING
 from web.ledger_files import safe_name, save_upload
-from web.ledger_jobs import LedgerJob, jobs_of
+from web.ledger_jobs import LedgerJob, import_work, jobs_of
 from web.ui.routes import is_htmx, redirect, render
 from web.ui.session import Page, check_csrf, current_page
 from workflow.clock import SHANGHAI
@@ -152,15 +151,7 @@ async def _start_check(request: Request, page: Page, form: FormData) -> LedgerJo
     except BaseException:
         jobs.discard(job)
         raise
-    ledger, actor = page.app.ledger, page.actor
-
-    def check(job: LedgerJob) -> ImportReport:
-        report = ledger.import_ledger(job.source, case_type, actor, dry_run=True, progress=job.progress)
-        if report.problems:
-            ledger.annotate(report, job.source, job.annotated)
-        return report
-
-    jobs.start(job, check)
+    jobs.start(job, import_work(page.app, case_type, page.actor, dry_run=True, valid_only=False))
     return job
 
 
@@ -191,16 +182,8 @@ async def confirm(job_id: JobId, request: Request, page: PageDep) -> Response:
     except BaseException:
         jobs.discard(job)
         raise
-    ledger, actor, case_type = page.app.ledger, page.actor, checked.case_type
-    assert case_type is not None
-
-    def store(job: LedgerJob) -> ImportReport:
-        report = ledger.import_ledger(job.source, case_type, actor, valid_only=valid_only, progress=job.progress)
-        if report.problems:
-            ledger.annotate(report, job.source, job.annotated)
-        return report
-
-    jobs.start(job, store)
+    assert checked.case_type is not None
+    jobs.start(job, import_work(page.app, checked.case_type, page.actor, dry_run=False, valid_only=valid_only))
     return redirect(request, f"/ledger/jobs/{job.id}")
 
 
