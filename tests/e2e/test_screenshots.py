@@ -55,3 +55,18 @@ def test_dashboard(person, viewport, size) -> None:
     assert page.locator(".tile").first.inner_text().split()[0].isdigit()
     _no_sideways_scroll(window)
     window.screenshot(f"dashboard-{size}")
+
+
+@pytest.mark.parametrize(("viewport", "size"), SIZES)
+def test_admin_users(person, viewport, size) -> None:
+    """On a phone each user is a short block whose 停用 button is in view, not a squeezed table."""
+    window = person("admin", viewport)
+    window.goto("/admin/users")
+    page = window.page
+    button = page.get_by_role("button", name="停用 power_handler")
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
+    assert box["height"] < 40, "the button's label wraps"
+    _no_sideways_scroll(window)
+    window.screenshot(f"admin-users-{size}")
