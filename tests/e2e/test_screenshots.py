@@ -70,3 +70,18 @@ def test_admin_users(person, viewport, size) -> None:
     assert box["height"] < 40, "the button's label wraps"
     _no_sideways_scroll(window)
     window.screenshot(f"admin-users-{size}")
+
+
+@pytest.mark.parametrize(("viewport", "size"), SIZES)
+def test_audit_log(person, viewport, size) -> None:
+    """Every column of a record is in view at both widths (on a phone, as labelled lines)."""
+    window = person("supervisor", viewport)
+    window.goto("/audit")
+    page = window.page
+    first = page.locator("table.audit tbody tr").first
+    for cell in first.locator("td").all():
+        if cell.is_visible():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"] + 1, cell.inner_text()
+    _no_sideways_scroll(window)
+    window.screenshot(f"audit-{size}")
