@@ -74,7 +74,8 @@ async def import_ledger(
     try:
         source = directory / name
         await save_upload(file, source, app.settings.max_ledger_bytes)
-        payload = {"type": type, "dry_run": dry_run, "valid_only": valid_only, "file": [name, file_sha256(source)]}
+        digest = await run_in_threadpool(file_sha256, source)
+        payload = {"type": type, "dry_run": dry_run, "valid_only": valid_only, "file": [name, digest]}
         idempotency = Idempotency(app, actor, key, request)
         if wants_async(prefer):
             payload["async"] = True
