@@ -129,11 +129,14 @@ def make_scheduler(ticker: Ticker, *, blocking: bool, tick_seconds: int = TICK_S
     scheduler = kind(timezone=SHANGHAI, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     # the first tick runs at once: after downtime it catches up everything that fell due
     scheduler.add_job(
-        _safe, "interval", seconds=tick_seconds, args=[ticker.tick], id="tick", next_run_time=datetime.now(SHANGHAI)
+        _safe, "interval", seconds=tick_seconds, args=[ticker.tick], id="tick", name="tick",
+        next_run_time=datetime.now(SHANGHAI),
     )
     config = ticker.app.notification_config
     # the digest runs every day at its time and itself skips days off (adjusted workdays count)
-    scheduler.add_job(_safe, "cron", args=[ticker.digest], id="digest", **config.digest)
-    scheduler.add_job(_safe, "cron", args=[ticker.bulletin], id="bulletin", **config.bulletin)
-    scheduler.add_job(_safe, "cron", args=[ticker.housekeeping], id="housekeeping", **HOUSEKEEPING_AT)
+    scheduler.add_job(_safe, "cron", args=[ticker.digest], id="digest", name="digest", **config.digest)
+    scheduler.add_job(_safe, "cron", args=[ticker.bulletin], id="bulletin", name="bulletin", **config.bulletin)
+    scheduler.add_job(
+        _safe, "cron", args=[ticker.housekeeping], id="housekeeping", name="housekeeping", **HOUSEKEEPING_AT
+    )
     return scheduler

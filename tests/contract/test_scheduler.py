@@ -360,6 +360,7 @@ def test_make_scheduler_configures_one_coalesced_tick_in_shanghai(app):
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None), job.id
             assert str(job.trigger.timezone) == "Asia/Shanghai", job.id  # #12
             assert ":" in job.func_ref  # an importable module:function (#13)
+            assert job.name == job.id  # the logs say which job ran
         tick = jobs["tick"]
         assert isinstance(tick.trigger, IntervalTrigger)
         assert tick.trigger.interval == timedelta(seconds=60)

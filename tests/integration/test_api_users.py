@@ -15,7 +15,8 @@ def test_an_administrator_deactivates_and_reactivates_a_handler(api_env: ApiEnv)
     handler = api_env.client("u_power_handler", "power", ("handler",))
     assert handler.get("/api/me").status_code == 200
 
-    error_of(handler.post("/api/users/u_admin/deactivate"), 403, "permission_denied")
+    refused = error_of(handler.post("/api/users/u_admin/deactivate"), 403, "permission_denied")
+    assert refused["message"] == "无权操作：此功能仅限系统管理员使用"
     assert api_env.app.users.actor("u_admin").username == "u_admin"
 
     done = admin.post("/api/users/u_power_handler/deactivate")

@@ -44,9 +44,10 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 def require(*roles: str) -> Callable[[Actor], Actor]:
     """A dependency that admits only actors holding one of ``roles``."""
 
-    def check(actor: ActorDep) -> Actor:
+    def check(actor: ActorDep, app: AppDep) -> Actor:
         if not actor.roles & set(roles):
-            raise PermissionDenied(f"此功能仅限{'、'.join(roles)}使用", {"roles": list(roles)})
+            names = "、".join(app.org.role_names.get(role, role) for role in roles)
+            raise PermissionDenied(f"此功能仅限{names}使用", {"roles": list(roles)})
         return actor
 
     return check
