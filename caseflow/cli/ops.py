@@ -63,13 +63,20 @@ def housekeeping(dry_run: bool, as_json: bool) -> None:
         console().print(table)
 
 
+def _configure_logging() -> None:
+    """INFO for caseflow; APScheduler's "running job … executed successfully", twice a minute
+    per tick, only when something goes wrong (the tick logs what it did itself)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+
+
 @click.command("scheduler")
 @click.option("--tick-seconds", default=60, show_default=True, type=click.IntRange(5, 3600), help="两次巡检的间隔")
 def scheduler(tick_seconds: int) -> None:
     """单独运行调度器（生产环境，PostgreSQL）；多台机器同时运行时只有一台在巡检。"""
     from scheduling.runner import Ticker, make_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     with open_app() as app:
         ticker = Ticker(app, tick_seconds=tick_seconds)
         runner = make_scheduler(ticker, blocking=True, tick_seconds=tick_seconds)
@@ -98,7 +105,7 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     from scheduling.runner import Ticker, make_scheduler
     from web.server import create_web_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     with open_app() as app:
         web = create_web_app(app)
         runner = None
