@@ -59,7 +59,7 @@ def job_view(job: LedgerJob) -> dict[str, Any]:
         if job.report.problems and job.annotated.is_file():
             view["problems_href"] = f"{href}/problems.xlsx"
     if job.result is not None:
-        view["result"] = job.result
+        view["result"] = {k: v for k, v in job.result.items() if k != "file"}  # a server path
         if job.state == "done":
             view["download_href"] = f"{href}/ledger.xlsx"
     return view
