@@ -4,15 +4,25 @@ an ``.xlsx`` workbook, is empty or is too large — before anything is read or s
 workbook holds is ``cases.ledger``'s to judge."""
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 
 from workflow.errors import InvalidInput, PayloadTooLarge
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ZIP_MAGIC = b"PK\x03\x04"
 CHUNK = 1024 * 1024
 SUFFIXES = (".xlsx", ".xlsm")
+
+
+def attachment(name: str, fallback: str = "ledger.xlsx") -> dict[str, str]:
+    """The headers of a download named ``name`` for browsers (RFC 6266 ``filename*``), with an
+    ASCII ``fallback`` for the others."""
+    ascii_name = name if re.fullmatch(r"[A-Za-z0-9._ -]+", name) else fallback
+    return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"}
 
 
 def safe_name(filename: str) -> str:

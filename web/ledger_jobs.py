@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import Request
 
 from caseflow.app import App
-from workflow.errors import CaseflowError, NotFound
+from workflow.errors import CaseflowError, InvalidInput, NotFound
 from workflow.org import Actor
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,20 @@ class LedgerJob:
                 self.phase, self.done = phase, 0
             self.done += done
             self.total = total
+
+    def problems_file(self) -> Path:
+        """The annotated copy of a finished check or import with problems."""
+        job = self.snapshot()
+        if job.running or job.report is None or not job.report.problems or not job.annotated.is_file():
+            raise InvalidInput("job", "这项任务没有问题标注文件")
+        return job.annotated
+
+    def exported_file(self) -> Path:
+        """The ledger a finished export wrote."""
+        job = self.snapshot()
+        if job.kind != "export" or job.state != "done" or not job.output.is_file():
+            raise InvalidInput("job", "导出尚未完成" if job.kind == "export" and job.running else "这项任务没有导出文件")
+        return job.output
 
     def _finish(self, state: str, outcome: Any = None, error: str | None = None) -> None:
         with self._guard:
@@ -239,6 +253,20 @@ def import_work(app: App, case_type: str, actor: Actor, *, dry_run: bool, valid_
         if report.problems:
             ledger.annotate(report, job.source, job.annotated)
         return report
+
+    return work
+
+
+def export_work(
+    app: App, *, case_type: str | None, state: str | None, department: str | None,
+    visible_to: tuple[str, str] | None,
+) -> Callable[[LedgerJob], Any]:  # fmt: skip
+    """The work of an export job: what ``export_ledger`` wrote (sheets and rows)."""
+    ledger = app.ledger
+
+    def work(job: LedgerJob) -> Any:
+        return ledger.export_ledger(job.output, case_type=case_type, state=state, department=department,
+                                    visible_to=visible_to, progress=job.progress)  # fmt: skip
 
     return work
 

@@ -18,12 +18,11 @@ from caseflow.app import App
 from cases.views import local
 from web.api.deps import ActorDep, AppDep
 from web.api.schemas import ERRORS
-from web.ledger_jobs import LedgerJob, import_work, jobs_of
-from workflow.errors import InvalidInput
+from web.ledger_files import XLSX, attachment
+from web.ledger_jobs import LedgerJob, export_work, import_work, jobs_of
 from workflow.org import Actor
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"], responses=ERRORS)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JobId = Annotated[str, PathParam(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$", description="任务编号")]
 PreferHeader = Annotated[
     str | None,
@@ -92,14 +91,9 @@ def start_export(
     visible_to: tuple[str, str] | None, download_name: str,
 ) -> dict[str, Any]:  # fmt: skip
     """An export job, started; its view."""
-    job = jobs_of(request).new("export", actor.username, case_type, download_name=download_name)
-    ledger = app.ledger
-
-    def work(job: LedgerJob) -> Any:
-        return ledger.export_ledger(job.output, case_type=case_type, state=state, department=department,
-                                    visible_to=visible_to, progress=job.progress)  # fmt: skip
-
-    jobs_of(request).start(job, work)
+    jobs = jobs_of(request)
+    job = jobs.new("export", actor.username, case_type, download_name=download_name)
+    jobs.start(job, export_work(app, case_type=case_type, state=state, department=department, visible_to=visible_to))
     return job_view(job)
 
 
@@ -125,23 +119,12 @@ def cancel(job_id: JobId, request: Request, app: AppDep, actor: ActorDep) -> JSO
 
 @router.get("/jobs/{job_id}/problems.xlsx", summary="下载问题标注文件", response_class=Response)
 def problems(job_id: JobId, request: Request, app: AppDep, actor: ActorDep) -> Response:
-    job = jobs_of(request).get(job_id, actor.username).snapshot()
-    if job.running or job.report is None or not job.report.problems or not job.annotated.is_file():
-        raise InvalidInput("job", "这项任务没有问题标注文件")
+    job = jobs_of(request).get(job_id, actor.username)
     stem = Path(job.source_name or "台账.xlsx").stem
-    return _file(job.annotated, f"{stem}.errors.xlsx", "ledger.errors.xlsx")
+    return FileResponse(job.problems_file(), media_type=XLSX, headers=attachment(f"{stem}.errors.xlsx", "ledger.errors.xlsx"))
 
 
 @router.get("/jobs/{job_id}/ledger.xlsx", summary="下载导出的台账", response_class=Response)
 def download(job_id: JobId, request: Request, app: AppDep, actor: ActorDep) -> Response:
-    job = jobs_of(request).get(job_id, actor.username).snapshot()
-    if job.kind != "export" or job.state != "done" or not job.output.is_file():
-        raise InvalidInput("job", "导出尚未完成" if job.kind == "export" and job.running else "这项任务没有导出文件")
-    return _file(job.output, job.download_name or "台账.xlsx", "ledger.xlsx")
-
-
-def _file(path: Path, name: str, fallback: str) -> Response:
-    from urllib.parse import quote
-
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return FileResponse(path, media_type=XLSX, headers={"Content-Disposition": disposition})
+    job = jobs_of(request).get(job_id, actor.username)
+    return FileResponse(job.exported_file(), media_type=XLSX, headers=attachment(job.download_name or "台账.xlsx"))

@@ -9,7 +9,6 @@ import secrets
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -22,13 +21,12 @@ from cases.service import ALL_SEEING
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
 from web.api.ledger_job_routes import PreferHeader, accepted, start_export, start_import, wants_async
 from web.api.schemas import ERRORS
-from web.ledger_files import safe_name, save_upload
+from web.ledger_files import XLSX, attachment, safe_name, save_upload
 from workflow.clock import SHANGHAI
 from workflow.errors import InvalidInput
 from workflow.org import Actor
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"], responses=ERRORS)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TypeQuery = Annotated[
     str, Query(max_length=64, description="enterprise_issue（企业问题）或 scattered_polluting（散乱污整治）")
 ]
@@ -171,5 +169,4 @@ def template(case_type: str, app: AppDep, actor: ActorDep) -> Response:
 
 
 def _xlsx(data: bytes, name: str, fallback: str) -> Response:
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-    return Response(data, media_type=XLSX, headers={"Content-Disposition": disposition})
+    return Response(data, media_type=XLSX, headers=attachment(name, fallback))

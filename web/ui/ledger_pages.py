@@ -7,13 +7,11 @@ progress with htmx and offers a cancel button. Users who may register a type may
 everyone may export, a unit's user the cases their unit may see (as the case list shows them).
 """
 
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
@@ -22,8 +20,8 @@ from starlette.datastructures import FormData, UploadFile
 
 from cases.evidence import file_sha256
 from cases.service import ALL_SEEING
-from web.ledger_files import safe_name, save_upload
-from web.ledger_jobs import LedgerJob, import_work, jobs_of
+from web.ledger_files import XLSX, attachment, safe_name, save_upload
+from web.ledger_jobs import LedgerJob, export_work, import_work, jobs_of
 from web.ui.routes import is_htmx, redirect, render
 from web.ui.session import Page, check_csrf, current_page
 from workflow.clock import SHANGHAI
@@ -35,7 +33,6 @@ JobId = Annotated[str, PathParam(min_length=8, max_length=32, pattern=r"^[A-Za-z
 TypePath = Annotated[str, PathParam(max_length=64, pattern=r"^[a-z_]+$")]
 NumberPath = Annotated[str, PathParam(max_length=32)]
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHOWN_PROBLEMS = 500
 SHOWN_ROWS = 200
 KIND_LABELS = {"check": "检查台账", "import": "导入台账", "export": "导出台账"}
@@ -80,7 +77,7 @@ def template_download(case_type: TypePath, request: Request, page: PageDep) -> R
     spec = _spec(page, case_type)
     data = _written(request, lambda target: page.app.ledger.export_template(spec.type, target))
     return Response(
-        data, media_type=XLSX, headers=_attachment(f"{spec.name}台账模板.xlsx", f"template-{spec.type}.xlsx")
+        data, media_type=XLSX, headers=attachment(f"{spec.name}台账模板.xlsx", f"template-{spec.type}.xlsx")
     )
 
 
@@ -90,7 +87,7 @@ def history_download(number: NumberPath, request: Request, page: PageDep) -> Res
     view = page.app.cases.show(number, page.actor)  # NotFound for a case this user may not see
     data = _written(request, lambda target: page.app.ledger.export_history(view["number"], target))
     name = f"办理记录-{view['number']}.xlsx"
-    return Response(data, media_type=XLSX, headers=_attachment(name, f"history-{view['number']}.xlsx"))
+    return Response(data, media_type=XLSX, headers=attachment(name, f"history-{view['number']}.xlsx"))
 
 
 def _written(request: Request, write: Callable[[Path], Any]) -> bytes:
@@ -108,12 +105,6 @@ def _spec(page: Page, case_type: str) -> Any:
         allowed = "、".join(f"{k}（{s.name}）" for k, s in page.app.definitions.specs.items())
         raise InvalidInput("type", f"未知案件类型“{case_type}”；可选：{allowed}")
     return page.app.definitions.current(case_type).spec
-
-
-def _attachment(name: str, fallback: str = "ledger.xlsx") -> dict[str, str]:
-    """``name`` for browsers (RFC 6266 ``filename*``), an ASCII ``fallback`` for the others."""
-    ascii_name = name if re.fullmatch(r"[A-Za-z0-9._ -]+", name) else fallback
-    return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
 
 
 # --- upload and check ---------------------------------------------------------------------------
@@ -226,13 +217,7 @@ def _start_export(request: Request, page: Page, values: dict[str, str]) -> Ledge
     visible_to = None if sees_all(page) else (page.actor.department, page.actor.username)
     jobs = jobs_of(request)
     job = jobs.new("export", page.actor.username, case_type, download_name=_export_name(page, case_type, department))
-    ledger = app.ledger
-
-    def write(job: LedgerJob) -> dict[str, Any]:
-        return ledger.export_ledger(job.output, case_type=case_type, state=state, department=department,
-                                          visible_to=visible_to, progress=job.progress)  # fmt: skip
-
-    jobs.start(job, write)
+    jobs.start(job, export_work(app, case_type=case_type, state=state, department=department, visible_to=visible_to))
     return job
 
 
@@ -289,17 +274,13 @@ async def cancel(job_id: JobId, request: Request, page: PageDep) -> Response:
 @router.get("/ledger/jobs/{job_id}/problems.xlsx")
 def problems_download(job_id: JobId, request: Request, page: PageDep) -> Response:
     job = jobs_of(request).get(job_id, page.actor.username)
-    if job.running or not job.annotated.is_file():
-        raise InvalidInput("job", "这项任务没有问题标注文件")
     stem = Path(job.source_name or "台账.xlsx").stem
     return FileResponse(
-        job.annotated, media_type=XLSX, headers=_attachment(f"{stem}.errors.xlsx", "ledger.errors.xlsx")
+        job.problems_file(), media_type=XLSX, headers=attachment(f"{stem}.errors.xlsx", "ledger.errors.xlsx")
     )
 
 
 @router.get("/ledger/jobs/{job_id}/ledger.xlsx")
 def export_download(job_id: JobId, request: Request, page: PageDep) -> Response:
     job = jobs_of(request).get(job_id, page.actor.username)
-    if job.kind != "export" or job.state != "done" or not job.output.is_file():
-        raise InvalidInput("job", "导出尚未完成")
-    return FileResponse(job.output, media_type=XLSX, headers=_attachment(job.download_name or "台账.xlsx"))
+    return FileResponse(job.exported_file(), media_type=XLSX, headers=attachment(job.download_name or "台账.xlsx"))
