@@ -1,4 +1,5 @@
-"""The weekly bulletin as documents: a printable HTML page and an ``.xlsx`` workbook."""
+"""The weekly bulletin as documents: a printable HTML page and an ``.xlsx`` workbook, both with
+the 期号 and 文号 when given (the official ``.docx`` is ``notifications.bulletin_docx``)."""
 
 import io
 from typing import Any
@@ -36,10 +37,17 @@ _HEADER = Font(bold=True, color="FFFFFF")
 _FILL = PatternFill("solid", fgColor="1F4E79")
 
 
-def bulletin_html(templates: TemplateStore, data: dict[str, Any], office: dict[str, str]) -> str:
+def _numbered(data: dict[str, Any], issue_no: int | None, doc_number: str | None) -> dict[str, Any]:
+    """``data`` with ``issue_no`` (期号) and ``doc_number`` (文号) when they are given."""
+    extra = {k: v for k, v in (("issue_no", issue_no), ("doc_number", doc_number)) if v is not None}
+    return {**data, **extra}
+
+
+def bulletin_html(templates: TemplateStore, data: dict[str, Any], office: dict[str, str], *,
+                  issue_no: int | None = None, doc_number: str | None = None) -> str:  # fmt: skip
     """A complete, printable HTML page built from the bulletin template's HTML block."""
     context = {
-        "bulletin": data,
+        "bulletin": _numbered(data, issue_no, doc_number),
         "office": office,
         "recipient": {"username": "", "display_name": "", "department_name": ""},
     }
@@ -73,13 +81,15 @@ def _sheet(ws: Any, columns: tuple[tuple[str, str, int], ...], rows: list[dict[s
         ws.auto_filter.ref = f"A{top}:{get_column_letter(len(columns))}{len(rows) + top}"
 
 
-def bulletin_xlsx(data: dict[str, Any]) -> bytes:
+def bulletin_xlsx(data: dict[str, Any], *, issue_no: int | None = None, doc_number: str | None = None) -> bytes:
+    """The figures on a sheet 通报 (its title row names the 期号 and 文号 when given) and the
+    overdue cases on a sheet 超期案件."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "通报"
-    sheet.cell(row=1, column=1, value=f"专项工作通报（{data['week']}，{data['period']}）").font = Font(
-        bold=True, size=14
-    )
+    numbers = " ".join(part for part in (f"第{issue_no}期" if issue_no is not None else "", doc_number or "") if part)
+    title = f"专项工作通报{' ' + numbers if numbers else ''}（{data['week']}，{data['period']}）"
+    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
     _sheet(sheet, COLUMNS, data["rows"], top=2)
     overdue = workbook.create_sheet("超期案件")
     _sheet(overdue, OVERDUE_COLUMNS, data["overdue_cases"])

@@ -110,15 +110,19 @@ def report_group() -> None:
 
 @report_group.command("bulletin")
 @click.option("--week", metavar="YYYY-Www", help="ISO 周，如 2026-W40；默认上一周")
-@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "json"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "docx", "json"]), default="html", show_default=True,
+              help="docx：公文格式（GB/T 9704）的通报，含期号、文号")  # fmt: skip
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="输出文件（默认 bulletin-周次.格式）"
 )
+@click.option("--issue", "issue_no", type=click.IntRange(1, 999), metavar="N", help="期号（默认为该周的 ISO 周序号）")
 @click.option("--send", is_flag=True, help="同时作为通知发给联席办和召集人")
-def report_bulletin(week: str | None, fmt: str, output: Path | None, send: bool) -> None:
+def report_bulletin(week: str | None, fmt: str, output: Path | None, issue_no: int | None, send: bool) -> None:
     """专项工作通报：各单位交办、签收、办结、超期、满意度等指标及排名，附超期案件清单。"""
     from cases.reports import previous_week
+    from notifications.bulletin_docx import bulletin_docx, bulletin_issue
     from notifications.documents import bulletin_html, bulletin_xlsx
+    from workflow.clock import SHANGHAI
 
     with open_app() as app:
         week = week or previous_week(app.clock.now())
@@ -126,13 +130,20 @@ def report_bulletin(week: str | None, fmt: str, output: Path | None, send: bool)
         if fmt == "json":
             print_json(data)
             return
+        issue = bulletin_issue(week, app.notification_config, issue_no)
+        numbers = {"issue_no": issue.issue_no, "doc_number": issue.doc_number}
         target = output or Path(f"bulletin-{week}.{fmt}")
+        office = app.notification_config.office
         if fmt == "html":
-            target.write_text(bulletin_html(app.templates, data, app.notification_config.office), encoding="utf-8")
+            target.write_text(bulletin_html(app.templates, data, office, **numbers), encoding="utf-8")
+        elif fmt == "docx":
+            issued_on = app.clock.now().astimezone(SHANGHAI).date()
+            target.write_bytes(bulletin_docx(data, office_name=office["name"], issued_on=issued_on, **numbers))
         else:
-            target.write_bytes(bulletin_xlsx(data))
+            target.write_bytes(bulletin_xlsx(data, **numbers))
         click.echo(
-            f"已生成 {target}（{data['period']}，{len(data['rows'])} 个单位，超期案件 {len(data['overdue_cases'])} 件）"
+            f"已生成 {target}（第{issue.issue_no}期，{issue.doc_number}；{data['period']}，{len(data['rows'])} 个单位，"
+            f"超期案件 {len(data['overdue_cases'])} 件）"
         )
         if send:
             result = app.periodic.bulletin(week)

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from cases import audit
 from cases.views import local
+from notifications.bulletin_docx import DOCX, bulletin_docx, bulletin_issue
 from notifications.documents import bulletin_xlsx
 from web.api.deps import ActorDep, AppDep, bearer_token, client_address, require
 from web.api.schemas import ERRORS, Strict, TokenRequest, TokenResponse
@@ -62,11 +63,30 @@ def bulletin_workbook(app: AppDep, actor: Reader, week: WeekQuery = None) -> Res
     from cases.reports import previous_week
 
     week = week or previous_week(app.clock.now())
-    data = bulletin_xlsx(app.periodic.bulletin_data(week))
+    issue = bulletin_issue(week, app.notification_config)
+    data = bulletin_xlsx(app.periodic.bulletin_data(week), issue_no=issue.issue_no, doc_number=issue.doc_number)
     return Response(
         data,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="bulletin-{week}.xlsx"'},
+    )
+
+
+@router.get(
+    "/bulletin.docx", tags=["reports"], summary="专项工作通报（公文 .docx，含期号、文号）", response_class=Response
+)
+def bulletin_document(app: AppDep, actor: Reader, week: WeekQuery = None) -> Response:
+    from cases.reports import previous_week
+    from workflow.clock import SHANGHAI
+
+    week = week or previous_week(app.clock.now())
+    issue = bulletin_issue(week, app.notification_config)
+    data = bulletin_docx(
+        app.periodic.bulletin_data(week), office_name=app.notification_config.office["name"],
+        issue_no=issue.issue_no, doc_number=issue.doc_number, issued_on=app.clock.now().astimezone(SHANGHAI).date(),
+    )  # fmt: skip
+    return Response(
+        data, media_type=DOCX, headers={"Content-Disposition": f'attachment; filename="bulletin-{week}.docx"'}
     )
 
 

@@ -1,6 +1,6 @@
 """The office's and supervisors' pages: 挂图作战 (the dashboard, SVG charts linking to the lists
 behind them), the history across cases with CSV/XLSX export, ``audit verify``, and the weekly
-bulletin as a printable page and an ``.xlsx`` download."""
+bulletin as a printable page, an ``.xlsx`` download and an official ``.docx`` (公文)."""
 
 import csv
 import io
@@ -14,7 +14,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from cases.dashboard import OVERDUE_LEVELS, AuditFilter
 from cases.reports import parse_week, previous_week
+from notifications.bulletin_docx import DOCX, BulletinIssue, bulletin_docx, bulletin_issue
 from notifications.documents import bulletin_xlsx
+from web.ledger_files import attachment
 from web.ui.charts import Bar, Segment, Series, bars, columns
 from web.ui.labels import LEVEL_CSS, SYSTEM_TRIGGERS, item_labels, level_label, trigger_label, when
 from web.ui.routes import is_htmx, render
@@ -255,13 +257,32 @@ def bulletin(request: Request, page: PageDep, week: str | None = None) -> Respon
     chosen = _week(page, week)
     data = page.app.periodic.bulletin_data(chosen)
     return render(page, request, "bulletin.html", {"title": f"工作通报 {chosen}", "active": "bulletin", "data": data,
-                                                   "weeks": _weeks(page), "week": chosen,
+                                                   "weeks": _weeks(page), "week": chosen, "issue": _issue(page, chosen),
                                                    "office": dict(page.app.notification_config.office)})  # fmt: skip
+
+
+def _issue(page: Page, week: str) -> BulletinIssue:
+    return bulletin_issue(week, page.app.notification_config)
 
 
 @router.get("/bulletin.xlsx")
 def bulletin_download(request: Request, page: PageDep, week: str | None = None) -> Response:
     page.require("bulletin")
     chosen = _week(page, week)
-    data = bulletin_xlsx(page.app.periodic.bulletin_data(chosen))
+    issue = _issue(page, chosen)
+    data = bulletin_xlsx(page.app.periodic.bulletin_data(chosen), issue_no=issue.issue_no, doc_number=issue.doc_number)
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="bulletin-{chosen}.xlsx"'})
+
+
+@router.get("/bulletin.docx")
+def bulletin_document(request: Request, page: PageDep, week: str | None = None) -> Response:
+    """The bulletin as an official document (公文), named 工作通报第N期（周次）.docx."""
+    page.require("bulletin")
+    chosen = _week(page, week)
+    issue = _issue(page, chosen)
+    data = bulletin_docx(
+        page.app.periodic.bulletin_data(chosen), office_name=page.app.notification_config.office["name"],
+        issue_no=issue.issue_no, doc_number=issue.doc_number, issued_on=page.app.clock.now().astimezone(SHANGHAI).date(),
+    )  # fmt: skip
+    name = f"工作通报第{issue.issue_no}期（{chosen}）.docx"
+    return Response(data, media_type=DOCX, headers=attachment(name, fallback=f"bulletin-{chosen}.docx"))
