@@ -24,6 +24,8 @@ from workflow.spec import (
     FieldSpec,
     ItemSpec,
     LadderStep,
+    ObligationDue,
+    ObligationSpec,
     StateSpec,
     TransitionSpec,
     WorkflowSpec,
@@ -35,7 +37,7 @@ EVIDENCE_MODES = ("none", "optional", "required")
 CHECKLIST_NAMES = ("clearing", "rectification", "signoffs")
 _TOP_KEYS = {
     "type", "name", "number_prefix", "initial", "create", "fields", "counters", "states",
-    "transitions", "checklists", "ladder", "violation_departments", "default_review_department",
+    "transitions", "checklists", "ladder", "violation_departments", "default_review_department", "obligations",
 }  # fmt: skip
 
 
@@ -153,9 +155,11 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
         ladder=_ladder(r, top.get("ladder") or {}),
         violation_departments=violation_departments,
         default_review_department=review,
+        obligations=_obligations(r, top.get("obligations") or {}, states, checklists),
         source_text=text,
     )
     _check_graph(r, spec)
+    _check_obligations(r, spec)
     return spec
 
 
@@ -406,7 +410,7 @@ def _checklists(
                 r.fail(ikey, f"item key also used in checklist {seen_items[item_key]!r}")
             seen_items[item_key] = name
             idata = r.mapping(item_value, ikey)
-            r.only_keys(idata, {"label", "actors", "required", "enabled_by"}, ikey)
+            r.only_keys(idata, {"label", "actors", "required", "enabled_by", "due"}, ikey)
             required = r.names(idata.get("required"), f"{ikey}.required")
             r.known(required, fields, f"{ikey}.required", "field")
             enabled_by = idata.get("enabled_by")
@@ -420,6 +424,7 @@ def _checklists(
                 _actors(r, idata.get("actors"), f"{ikey}.actors"),
                 required,
                 enabled_by,
+                r.duration(idata["due"], f"{ikey}.due") if idata.get("due") is not None else None,
             )
         if chosen_by is not None:
             r.known([chosen_by], fields, f"{key}.chosen_by", "field")
@@ -468,3 +473,88 @@ def _check_graph(r: _Reader, spec: WorkflowSpec) -> None:
         expiry = state_spec.clock.on_expiry if state_spec.clock else "ladder"
         if expiry != "ladder" and not spec.branches(expiry, name):
             r.fail(f"states.{name}.clock.on_expiry", f"{expiry!r} is neither 'ladder' nor a trigger out of {name!r}")
+
+
+OBLIGATION_UNTIL = ("co_feedback",)
+"""Named discharges besides a case flag: ``co_feedback`` (this co-unit has fed back)."""
+
+
+def _obligation_due(r: _Reader, raw: Any, key: str) -> ObligationDue:
+    if raw == "clock":
+        return ObligationDue(clock=True)
+    if isinstance(raw, str):
+        return ObligationDue(duration=r.duration(raw, key))
+    data = r.mapping(raw, key)
+    r.only_keys(data, {"before_clock", "at_least"}, key)
+    if "before_clock" not in data:
+        r.fail(key, "give 'clock', a duration (3wd), or {before_clock: 2wd, at_least: 3wd}")
+    return ObligationDue(
+        before_clock=r.duration(data["before_clock"], f"{key}.before_clock"),
+        at_least=r.duration(data["at_least"], f"{key}.at_least") if "at_least" in data else None,
+    )
+
+
+def _obligations(
+    r: _Reader, raw: Any, states: Mapping[str, StateSpec], checklists: Mapping[str, ChecklistSpec]
+) -> dict[str, ObligationSpec]:
+    result: dict[str, ObligationSpec] = {}
+    item_keys = {k for c in checklists.values() for k in c.items}
+    for name, value in r.mapping(raw, "obligations").items():
+        key = f"obligations.{name}"
+        if not str(name).isidentifier() or name in item_keys:
+            r.fail(key, "an obligation key is an identifier that names no checklist item")
+        data = r.mapping(value, key)
+        r.only_keys(data, {"label", "unit", "states", "due", "roles", "after", "until"}, key)
+        unit = r.one(data.get("unit"), ("office", *rules.RELATIONS), f"{key}.unit", "unit (office or a relation)")
+        in_states = r.names(data.get("states"), f"{key}.states")
+        if not in_states:
+            r.fail(f"{key}.states", "missing: the states in which the obligation is open")
+        r.known(in_states, states, f"{key}.states", "state")
+        for state in in_states:
+            if states[state].terminal:
+                r.fail(f"{key}.states", f"{state!r} is terminal: nothing is owed there")
+        roles = r.names(data.get("roles"), f"{key}.roles") or (("dispatcher",) if unit == "office" else ("handler",))
+        r.known(roles, ROLES, f"{key}.roles", "role")
+        after = data.get("after")
+        if after is not None and (not isinstance(after, str) or not after.isidentifier()):
+            r.fail(f"{key}.after", "expected the name of a checklist or of a case flag")
+        until = data.get("until")
+        if until is not None and (not isinstance(until, str) or not until.isidentifier()):
+            r.fail(f"{key}.until", f"expected {', '.join(OBLIGATION_UNTIL)} or the name of a case flag")
+        if "due" not in data:
+            r.fail(f"{key}.due", "missing: 'clock', a duration, or {before_clock, at_least}")
+        due = _obligation_due(r, data["due"], f"{key}.due")
+        if due.clock or due.before_clock:
+            clockless = [s for s in in_states if states[s].clock is None]
+            if clockless:
+                r.fail(f"{key}.due", f"state {clockless[0]!r} has no clock to follow")
+        result[name] = ObligationSpec(name, r.text(data, "label", key), unit, in_states, due, roles, after, until)
+    return result
+
+
+def _can_act(spec: WorkflowSpec, obligation: ObligationSpec, state: str) -> bool:
+    """Whether the obligation's unit, in one of its roles, has an action in ``state``."""
+    for t in spec.transitions:
+        if state not in t.sources:
+            continue
+        for rule in t.actors:
+            if rule.role not in obligation.roles:
+                continue
+            if obligation.unit == "office" and rule.unit is None and rule.department is None:
+                return True
+            if rule.unit == obligation.unit:
+                return True
+    return False
+
+
+def _check_obligations(r: _Reader, spec: WorkflowSpec) -> None:
+    """Every unit that owes something has an action that discharges it (DOMAIN.md §9): in one of
+    the obligation's states at least (in the others it may wait on another unit's ruling)."""
+    for name, obligation in spec.obligations.items():
+        if not any(_can_act(spec, obligation, state) for state in obligation.states):
+            roles = "/".join(obligation.roles)
+            r.fail(
+                f"obligations.{name}",
+                f"{obligation.unit} ({roles}) owes {obligation.label!r} in {', '.join(obligation.states)} "
+                "but has no action there: add a transition it may fire",
+            )

@@ -271,6 +271,11 @@ def raise_to_convenors_at_second_reopen(ctx: RuleContext) -> None:
         ctx.case.signals.append("raised_to_convenors")
 
 
+def record_findings(ctx: RuleContext) -> None:
+    """The town hands in its verification (核查意见): the office's 认定 is owed from now on."""
+    ctx.case.flags["findings"] = {"at": ctx.now.isoformat(), "unit": ctx.actor.department, "by": ctx.actor.username}
+
+
 def set_category_ban(ctx: RuleContext) -> None:
     ctx.case.flags["category"] = "ban"
     ctx.case.flags.setdefault("classified_on", ctx.today.isoformat())
@@ -360,6 +365,7 @@ EFFECTS: dict[str, Effect] = {
         clear_extension_request,
         restart_clock_5wd,
         raise_to_convenors_at_second_reopen,
+        record_findings,
         set_category_ban,
         set_category_rectify,
         open_clearing_checklist,

@@ -132,6 +132,8 @@ class ItemSpec:
     """Fields that must be given when completing the item (``meter_reading``)."""
     enabled_by: str | None = None
     """A yes/no case field that switches this optional item on (``cut_gas``)."""
+    due: Duration | None = None
+    """How long its unit has, counted from the item's opening; None: the case's running deadline."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,43 @@ class ChecklistSpec:
     """Items must be completed in the order given (the acceptance sign-offs)."""
     chosen_by: str | None = None
     """A case field listing which items apply (the rectification items)."""
+
+
+@dataclass(frozen=True)
+class ObligationDue:
+    """When an obligation falls due."""
+
+    clock: bool = False
+    """The case's running deadline (the state clock), moving with it (extensions, recomputation)."""
+    duration: Duration | None = None
+    """A length of its own, counted from the obligation's opening."""
+    before_clock: Duration | None = None
+    """This long before the case's running deadline (a co-unit's feedback before the lead's answer) …"""
+    at_least: Duration | None = None
+    """… but never sooner than this long after opening."""
+
+
+@dataclass(frozen=True)
+class ObligationSpec:
+    """One thing a unit owes on a case while the case is in some states (责任事项)."""
+
+    key: str
+    label: str
+    """Chinese label shown in 待办, notices and reports (``签收``, ``办理并答复``)."""
+    unit: str
+    """``office`` or a unit relation (``lead_unit``, ``co_unit``, ``town`` …); ``co_unit`` gives one
+    obligation per co-unit."""
+    states: tuple[str, ...]
+    """The states in which it is open."""
+    due: ObligationDue
+    roles: tuple[str, ...] = ("handler",)
+    """Roles of the unit that may act on it (``dispatcher`` for the office)."""
+    after: str | None = None
+    """A checklist that must be complete, or a case flag that must be set, before it opens
+    (submit for acceptance once 两断三清 is done; classify once the town's findings are in)."""
+    until: str | None = None
+    """What discharges it before the state changes: ``co_feedback`` (this co-unit fed back) or a
+    flag of the case (``findings``)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +222,8 @@ class WorkflowSpec:
     ladder: tuple[LadderStep, ...] = ()
     violation_departments: Mapping[str, str] = field(default_factory=dict)
     default_review_department: str | None = None
+    obligations: Mapping[str, ObligationSpec] = field(default_factory=dict)
+    """What each unit owes in each state (the items of the checklists are obligations too)."""
     source_text: str = field(default="", repr=False, compare=False)
 
     @property

@@ -1,0 +1,134 @@
+"""Obligations (责任事项): what each unit owes on a case now, derived from its definition.
+
+``owed(rulebook, case)`` reads the definition's ``obligations`` (per state, per co-unit) and the
+open checklist items of the current stage, and says for each: the unit, the roles that may act,
+the label, how its deadline is counted and whether the unit can act on it now (``ready``) or
+waits on another unit first (an extension ruling, an earlier sign-off). ``due_of`` turns a due
+rule into a deadline on the working-day calendar.
+
+Pure: storing obligations, closing them when they are no longer owed and climbing their ladder
+are ``cases.obligations``'s job, in the transaction of the decision that changed the case.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from workflow.calendar import Deadline, WorkingCalendar, end_of_day
+from workflow.case import CaseDraft
+from workflow.org import Actor
+from workflow.rulebook import Rulebook
+from workflow.spec import ObligationDue, ObligationSpec
+
+CLOCK = ObligationDue(clock=True)
+ITEM_ROLES = ("handler",)
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One obligation the case gives a unit now."""
+
+    key: str
+    """The definition's obligation key (``accept``) or the checklist item's key (``cut_water``)."""
+    unit: str
+    """Department code of the unit that owes it."""
+    label: str
+    roles: tuple[str, ...]
+    """Roles of the unit that may discharge it."""
+    due: ObligationDue
+    ready: bool
+    """The unit can act on it now; False while it waits on another unit."""
+    kind: str = "state"
+    """``state`` (an obligation of the definition) or ``item`` (a checklist item)."""
+
+
+def _unit_codes(rulebook: Rulebook, case: CaseDraft, unit: str) -> list[str]:
+    if unit == "office":
+        return [rulebook.org.office]
+    return sorted(rulebook.units(case, unit))
+
+
+def _discharged(spec: ObligationSpec, case: CaseDraft, unit: str) -> bool:
+    if spec.until is None:
+        return False
+    if spec.until == "co_feedback":
+        return bool((case.co_units.get(unit) or {}).get("feedback_at"))
+    return bool(case.flags.get(spec.until))
+
+
+def _opened(rulebook: Rulebook, case: CaseDraft, after: str | None) -> bool:
+    """Whether what must come first has: a checklist complete, or a case flag set."""
+    if after is None:
+        return True
+    if after in rulebook.spec.checklists:
+        items = case.items_of(after)
+        return bool(items) and all(i.done for i in items)
+    return bool(case.flags.get(after))
+
+
+def can_act(rulebook: Rulebook, case: CaseDraft, unit: str, roles: tuple[str, ...]) -> bool:
+    """Whether someone of ``unit`` with one of ``roles`` has a trigger out of the case's state."""
+    actor = Actor("", unit, frozenset(roles))
+    return bool(rulebook.allowed_triggers(case, actor))
+
+
+def owed(rulebook: Rulebook, case: CaseDraft) -> list[Owed]:
+    """Every obligation open on the case in its current state, in a stable order."""
+    spec = rulebook.spec
+    if spec.states[case.state].terminal:
+        return []
+    result: list[Owed] = []
+    for obligation in spec.obligations.values():
+        if case.state not in obligation.states:
+            continue
+        if not _opened(rulebook, case, obligation.after):
+            continue
+        for unit in _unit_codes(rulebook, case, obligation.unit):
+            if _discharged(obligation, case, unit):
+                continue
+            ready = can_act(rulebook, case, unit, obligation.roles)
+            result.append(Owed(obligation.key, unit, obligation.label, obligation.roles, obligation.due, ready))
+    clock = spec.states[case.state].clock
+    for key in rulebook.allowed_items(case):
+        found = spec.item(key)
+        executor = rulebook.executor(key, case)
+        if found is None or executor is None:
+            continue
+        item = found[1]
+        roles = tuple(sorted({r.role for r in item.actors})) or ITEM_ROLES
+        due = ObligationDue(duration=item.due) if item.due is not None else CLOCK if clock else ObligationDue()
+        result.append(Owed(key, executor, item.label, roles, due, True, "item"))
+    return result
+
+
+def due_of(
+    due: ObligationDue,
+    opened_at: datetime,
+    clock_due: Deadline | None,
+    calendar: WorkingCalendar,
+) -> Deadline | None:
+    """The deadline of an obligation opened at ``opened_at``; ``clock_due`` is the case's running
+    deadline (None when no clock runs). None: no deadline (nothing to chase)."""
+    if due.clock:
+        return clock_due
+    if due.duration is not None:
+        return calendar.deadline(opened_at, due.duration)
+    if due.before_clock is not None:
+        if clock_due is None:
+            return None if due.at_least is None else calendar.deadline(opened_at, due.at_least)
+        early = _working_days_before(calendar, clock_due.due_date, due.before_clock.amount)
+        candidate = Deadline(early, end_of_day(early), clock_due.provisional)
+        if due.at_least is not None:
+            floor = calendar.deadline(opened_at, due.at_least)
+            if floor.due_date > candidate.due_date:
+                return floor
+        return candidate
+    return None
+
+
+def _working_days_before(calendar: WorkingCalendar, day: date, amount: int) -> date:
+    counted = 0
+    while counted < amount:
+        day -= timedelta(days=1)
+        counted += calendar.is_working_day(day)
+    return day
+
