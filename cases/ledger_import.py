@@ -31,7 +31,7 @@ from sqlalchemy import Connection, and_, case, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from cases import audit
+from cases import audit, staffing
 from cases import repository as repo
 from cases.db import Database
 from cases.definitions import Definitions
@@ -169,6 +169,7 @@ class LedgerImport:
                 calendar = MemoCalendar(self.calendar(conn))
                 ctx = RowPlanner(self, spec, rulebook, actor, layout, report, calendar)
                 ctx.open_keys = self._open_keys(conn, spec)
+                ctx.unstaffed = set(staffing.unstaffed(conn, self.org.codes()))
                 plans = self._plan_rows(conn, ctx, source.rows(), layout, report, progress, total)
         # Rows are still checked (every fault is reported at once), but without a required
         # column no row is complete: none may be stored, not even with valid_only.
@@ -316,6 +317,23 @@ class LedgerImport:
                 problems.append(Problem(p.row, None, "—", f"导入期间已有人登记了相同的未办结案件 {open_keys[p.key]}"))
             if p.number in taken:
                 problems.append(Problem(p.row, None, "编号", f"编号 {p.number} 已在导入期间被占用"))
+        return problems + self._recheck_staffing(conn, plans)
+
+    def _recheck_staffing(self, conn: Connection, plans: list[Planned]) -> list[Problem]:
+        """Inside the write transaction: a unit whose last handler was deactivated meanwhile."""
+        rulebook = self.definitions.current(plans[0].meta["type"])
+        named = {
+            id(p): [p.draft.fields.get("lead_unit"), *(p.draft.fields.get("co_units") or [])]
+            for p in plans
+            if is_open(p.meta["state"], rulebook)
+        }
+        missing = set(staffing.unstaffed(conn, {u for units in named.values() for u in units if u}))
+        problems = []
+        for p in plans:
+            lost = [u for u in named.get(id(p), []) if u in missing]
+            if lost:
+                reason = f"{staffing.message(self.org, lost)}，然后重新导入"
+                problems.append(Problem(p.row, None, "主办/协办单位", reason))
         return problems
 
     def _keep_source(self, data: bytes, name: str) -> Any:

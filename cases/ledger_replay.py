@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from cases import supervision
+from cases import staffing, supervision
 from cases.ledger_columns import (
     LOST_DIGITS,
     RECTIFICATION,
@@ -138,6 +138,8 @@ class RowPlanner:
         self.open_keys: dict[tuple[str, str], str] = {}
         """Duplicate key → number of the open case in the database."""
         self.taken: set[str] = set()
+        self.unstaffed: set[str] = set()
+        """Units without an active handler (loaded by the import): an open case may not name them."""
         self.readers = [
             (k, f.index, self.reader(f.column)) for k, f in self.found.items() if f.column.role not in ("seq", "export")
         ]
@@ -214,7 +216,7 @@ class RowPlanner:
             if not (replay.quiet and consequence):
                 problems.append(found)
             replay.quiet = True  # what the walk did not reach is no contradiction of its own
-        problems += replay.leftovers()
+        problems += replay.leftovers() + replay.unstaffed()
         key = self._duplicate(row, inputs, replay, problems)
         number = self._number(row, parsed, raw_of, problems)
         if problems:
@@ -311,12 +313,13 @@ class _Replay:
         self.last_at = _EPOCH
         self.last_key: str | None = None
         self.created_at = ctx.now
+        self.target: str | None = None
 
     # --- the walk ------------------------------------------------------------------------------
 
     def run(self, inputs: dict[str, Any]) -> None:
         ctx = self.ctx
-        target = self._target()
+        target = self.target = self._target()
         category = self._category(target)
         path = ctx.service.path(ctx.spec, target, category)
         if path is None:
@@ -615,6 +618,20 @@ class _Replay:
                 header = self.ctx.cols[key].header
                 reason = f"当前状态为“{label}”，不应填写“{header}”（该步骤不在此状态之前）"
                 problems.append(self.ctx.problem(self.row, key, reason, self.raw_of.get(key)))
+        return problems
+
+    def unstaffed(self) -> list[Problem]:
+        """A row whose case stays open may not name a lead unit or co-units without an active
+        handler (nobody could act on it). A closed case waits on nobody: its history is kept."""
+        ctx, fields = self.ctx, self.draft.fields
+        if not ctx.unstaffed or self.target is None or not is_open(self.target, ctx.rulebook):
+            return []
+        problems = []
+        for key, units in (("lead_unit", [fields.get("lead_unit")]), ("co_units", fields.get("co_units") or [])):
+            missing = [u for u in units if u in ctx.unstaffed]
+            if missing:
+                reason = f"{staffing.message(ctx.org, missing)}，然后重新导入"
+                problems.append(ctx.problem(self.row, key, reason, self.raw_of.get(key)))
         return problems
 
     def planned(self, number: str | None, year: int, key: tuple[str, str] | None) -> Planned:

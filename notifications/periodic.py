@@ -1,5 +1,8 @@
 """The daily digest (per unit: 待办, 临期, 逾期) and the weekly bulletin (通报) as notifications.
 
+The bulletin is addressed to 各成员单位: it goes to the office's dispatchers, the convenors and
+every member unit's handlers and unit heads (each person once, on each of their channels).
+
 Each is idempotent per period: running the digest twice on one day, or the bulletin twice for
 one week, queues nothing new (the idempotency keys name the day or the week).
 """
@@ -9,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, cast, select
+from sqlalchemy import Connection, String, and_, cast, or_, select
 
 from cases import reports
 from cases.db import Database
@@ -47,6 +50,24 @@ def _with_role(conn: Connection, role: str, department: str | None = None) -> li
     if department is not None:
         conditions.append(USERS.c.department == department)
     return _people(conn, *conditions)
+
+
+BULLETIN_ROLES = ("dispatcher", "convenor")
+"""Who reads the bulletin across units: the office and the convenors."""
+BULLETIN_UNIT_ROLES = ("handler", "unit_head")
+"""Who reads it in every member unit (各成员单位): its handlers and unit heads."""
+
+
+def _bulletin_readers(conn: Connection, units: list[str]) -> list[Recipient]:
+    """Active readers of the bulletin, each once, in a stable order."""
+    people: dict[str, Recipient] = {}
+    for role in BULLETIN_ROLES:
+        for person in _with_role(conn, role):
+            people.setdefault(person.username, person)
+    unit_roles = [cast(USERS.c.roles, String).like(f'%"{role}"%') for role in BULLETIN_UNIT_ROLES]
+    for person in _people(conn, USERS.c.department.in_(units), or_(*unit_roles)):
+        people.setdefault(person.username, person)
+    return sorted(people.values(), key=lambda p: p.username)
 
 
 class Periodic:
@@ -99,15 +120,17 @@ class Periodic:
             return reports.bulletin(conn, self.definitions, self.calendar(conn), week, now)
 
     def bulletin(self, week: str | None = None, now: datetime | None = None) -> PeriodicResult:
-        """Queue the weekly bulletin (default: last week's) to the office and the convenors."""
+        """Queue the weekly bulletin (default: last week's) to the office, the convenors and the
+        handlers and unit heads of every member unit; a second run for the same week queues
+        nothing new (the key names the week, the person and the channel)."""
         now = now or self.clock.now()
         week = week or reports.previous_week(now)
         data = self.bulletin_data(week, now)
         org = self.definitions.org
         with self.db.write() as conn:
-            people = {p.username: p for p in _with_role(conn, "dispatcher") + _with_role(conn, "convenor")}
+            people = _bulletin_readers(conn, org.codes())
             context = {"bulletin": data, "office": dict(self.outbox.config.office)}
-            for person in people.values():
+            for person in people:
                 personal = {**context, "recipient": {"username": person.username, "display_name": person.display_name,
                                                      "department_name": org.name(person.department)}}  # fmt: skip
                 self.outbox.enqueue(conn, f"bulletin:{week}", "bulletin", person, personal, now, now)

@@ -91,9 +91,16 @@ class Walker:
         self.when(instant).app.cases.complete_item(number, key, actor, fields or {}, evidence=[photo()])
 
 
+def add_finance_handler(app: App) -> None:
+    """市财政局 is a co-unit below: a unit named must have an active handler (cases.staffing)."""
+    if not app.users.exists("finance"):
+        app.users.add("finance", "finance", ["handler"])
+
+
 def populate(app: App, actors: Actors, clock: FixedClock) -> None:
     """Cases in every state that a ledger carries, each step at its own historical instant."""
     w, a = Walker(app, actors, clock), actors
+    add_finance_handler(app)
     w.enterprise("2026-09-14T10:00", "待交办问题")
     e = w.enterprise("2026-09-01T10:00", "已交办问题", USCC[1], industry="绿色包装", contact="王经理 13800000000")
     w.advance(
@@ -204,6 +211,7 @@ def test_round_trip_export_import_export_gives_the_same_workbook(
     assert [(s["sheet"], s["rows"]) for s in exported["sheets"]] == [("企业问题", 8), ("散乱污整治", 8)]
 
     office = standard_actors(empty_app).dispatcher
+    add_finance_handler(empty_app)
     ledger = service(empty_app)
     for case_type in (ENTERPRISE, SITE):
         report = ledger.import_ledger(first, case_type, office)

@@ -540,6 +540,7 @@ def test_a_site_already_classified_as_ban_with_power_cut_is_placed_in_clearing(
 def test_an_enterprise_problem_already_assigned_gets_the_due_date_of_its_assignment(
     app: App, actors: Actors, clock: FixedClock, tmp_path: Path
 ) -> None:
+    app.users.add("finance", "finance", ["handler"])  # a co-unit needs an active handler (cases.staffing)
     rows = [
         [*ENTERPRISE_HEADERS, "当前状态", "登记日期", "交办日期", "主办单位", "协办单位", "办理类别"],
         [1, "用电增容", "描述", "生产要素", "企业一", VALID[0], "孔城镇", "assigned", "2026-09-24", "2026-09-28", "市供电公司", "市财政局、ecology", None],

@@ -1,6 +1,7 @@
 """The weekly bulletin (通报, DOMAIN.md §6): per-unit figures for an ISO week, ranked, with the list
 of overdue cases — as data, as an HTML page and an .xlsx workbook, and as a notification to the
-office and the convenors, once per week. On SQLite and PostgreSQL.
+office, the convenors and every member unit (its handlers and unit heads), once per week. On
+SQLite and PostgreSQL.
 
 The week is 2026-W42 (Monday 10-12 … Sunday 10-18); the scheduler's tick is played by a sweep at
 every midnight. What happens (Asia/Shanghai):
@@ -222,14 +223,14 @@ def test_bulletin_is_sent_to_the_office_and_the_convenors_once_a_week(app, actor
     assert {(r.recipient, r.channel) for r in first} == {
         ("dispatcher", "inapp"), ("office_mail", "inapp"), ("office_mail", "email"),
         ("mayor", "inapp"), ("mayor", "email"), ("vice_mayor", "inapp"),
-    }  # fmt: skip
+    } | UNIT_READERS  # fmt: skip
     assert all(r.idempotency_key.startswith(f"bulletin:{WEEK}:") for r in first)
     assert all(WEEK in r.subject and r.case_number is None for r in first)
     mail = next(r for r in first if r.channel == "email")
     assert "市供电公司" in mail.body_html and week["D"] in mail.body_html
     # again the same week (a second scheduler, or `report bulletin --send`): nothing new
     clock.set(at("2026-10-19", 15))
-    assert app.periodic.bulletin(WEEK).recipients == 4
+    assert app.periodic.bulletin(WEEK).recipients == 4 + len(UNIT_READERS)
     ticker.bulletin()
     assert [r.id for r in sent_rows()] == [r.id for r in first]
     report = app.dispatcher.dispatch()
@@ -238,6 +239,62 @@ def test_bulletin_is_sent_to_the_office_and_the_convenors_once_a_week(app, actor
     clock.set(at("2026-10-26", 9))
     ticker.bulletin()
     assert {r.idempotency_key.split(":")[1] for r in sent_rows()} == {WEEK, "2026-W43"}
+
+
+UNIT_READERS = {(name, "inapp") for name in ("power", "water", "gas", "kongcheng", "ecology", "drc",
+                                              "market_regulation", "power_head")}  # fmt: skip
+"""The standard handlers and unit head (helpers.STANDARD_USERS): in-app only, no addresses."""
+
+
+def bulletin_rows(app) -> list:
+    with app.db.read() as conn:
+        return list(conn.execute(select(N).where(N.c.event == "bulletin").order_by(N.c.id)))
+
+
+def test_bulletin_is_sent_to_every_member_unit_once_a_week(app, actors, week, clock):
+    """各成员单位: each active handler and unit head of every department, on each of their
+    channels, once per person however many roles they hold; the office and convenors still."""
+    app.users.add("finance_clerk", "finance", ["handler"], email="finance@example.cn")  # no case this week
+    app.users.add("ecology_head", "ecology", ["unit_head"], email="head@example.cn", phone="13800000000",
+                  channels=["inapp", "email", "sms"])  # fmt: skip
+    app.users.add("town_both", "kongcheng", ["handler", "unit_head"], email="town@example.cn")
+    app.users.add("office_handler", "sti", ["dispatcher", "handler"], email="sti@example.cn")
+    app.users.add("mayor", "gov_office", ["convenor"])
+    app.users.add("gone", "water", ["handler"], email="gone@example.cn")
+    app.users.set_active("gone", False)
+    app.users.add("water_collector", "water", ["collector"], email="collector@example.cn")
+    clock.set(at("2026-10-19", 9))
+    result = app.periodic.bulletin(WEEK)
+
+    first = bulletin_rows(app)
+    pairs = [(r.recipient, r.channel) for r in first]
+    assert len(pairs) == len(set(pairs)), "one message per person and channel"
+    assert set(pairs) == {
+        ("dispatcher", "inapp"), ("mayor", "inapp"),
+        ("office_handler", "inapp"), ("office_handler", "email"),
+        ("finance_clerk", "inapp"), ("finance_clerk", "email"),
+        ("ecology_head", "inapp"), ("ecology_head", "email"),  # sms: no gateway configured
+        ("town_both", "inapp"), ("town_both", "email"),
+    } | UNIT_READERS  # fmt: skip
+    assert result.recipients == len({name for name, _ in pairs}) == 6 + len(UNIT_READERS)
+    assert not {name for name, _ in pairs} & {"gone", "water_collector", "collector", "supervisor"}
+    assert {r.idempotency_key for r in first} == {f"bulletin:{WEEK}:bulletin:{n}:{c}" for n, c in pairs}
+    mail = next(r for r in first if r.recipient == "finance_clerk" and r.channel == "email")
+    assert WEEK in mail.subject and "市供电公司" in mail.body_html and week["D"] in mail.body_html
+    inbox = app.inbox.messages(user="power_head", channel="inapp")  # in the unit head's inbox at once
+    [note] = [m for m in inbox if m["event"] == "bulletin"]
+    assert WEEK in note["subject"] and note["status"] == "sent"
+
+    # again the same week: nothing twice, for the units as for the office
+    clock.set(at("2026-10-19", 15))
+    again = app.periodic.bulletin(WEEK)
+    assert again.recipients == result.recipients
+    assert [r.id for r in bulletin_rows(app)] == [r.id for r in first]
+    # a handler added later gets that week's bulletin on the next run, and only they do
+    app.users.add("drc_new", "drc", ["handler"])
+    app.periodic.bulletin(WEEK)
+    added = [(r.recipient, r.channel) for r in bulletin_rows(app) if r.id not in {f.id for f in first}]
+    assert added == [("drc_new", "inapp")]
 
 
 def test_an_unassigned_problem_is_not_held_against_its_town(app, actors, clock):

@@ -154,12 +154,14 @@ def test_the_next_morning_lists_what_fell_overdue(app, actors, scenario):
     assert drc.subject.endswith("待办1件，临期1件，逾期0件"), "due today"
     assert f"临期：{c['D']}（期限2026-10-14）" in drc.body_text and "临期预警" in drc.body_html
     # once the office has assigned its case, its lists are empty: no digest for it
+    app.users.add("finance", "finance", ["handler"])  # a unit without a handler cannot be assigned
     app.cases.advance(c["R"], "assign", actors.dispatcher, {"lead_unit": "finance"})
+    app.users.set_active("finance", False)
     app.clock.set(at("2026-10-15", 8, 30))
     app.periodic.digest()
     later = by_unit(digests(app, "2026-10-15"))
     assert "sti" not in later, "the office has nothing left to do"
-    assert "finance" not in later, "finance has no handler to tell (nobody is registered there)"
+    assert "finance" not in later, "finance has no handler to tell (its only one was deactivated)"
 
 
 def test_no_digest_on_a_sunday_and_one_on_an_adjusted_saturday(app, actors, scenario, clock):

@@ -268,13 +268,16 @@ def test_report_bulletin_files_and_sending(fresh_db: Cli, tmp_path: Path) -> Non
     bulletin_walk(cli)
     check_bulletin_files(cli, tmp_path)
     assert [r for r in cli.json("notify", "list") if r["event"] == "bulletin"] == []
+    # the office's one dispatcher and every member unit's handlers (no convenor or unit head registered)
+    readers = sorted(name for name, (_, roles) in USERS.items() if {"dispatcher", "handler"} & set(roles))
+    assert OFFICE in readers and POWER in readers and len(readers) == 8
     sent = cli.ok("report", "bulletin", "--week", "2026-W40", "--format", "html", "--send")
-    assert "已发送给 1 人" in sent.stdout  # the office's one dispatcher (no convenor registered)
+    assert f"已发送给 {len(readers)} 人" in sent.stdout
     rows = [r for r in cli.json("notify", "list") if r["event"] == "bulletin"]
-    assert [(r["recipient"], r["channel"]) for r in rows] == [(OFFICE, "inapp")]
-    assert "2026-W40" in rows[0]["subject"]
+    assert sorted((r["recipient"], r["channel"]) for r in rows) == [(name, "inapp") for name in readers]
+    assert all("2026-W40" in r["subject"] for r in rows)
     cli.ok("report", "bulletin", "--week", "2026-W40", "--format", "html", "--send")
-    assert len([r for r in cli.json("notify", "list") if r["event"] == "bulletin"]) == 1, "once a week"
+    assert len([r for r in cli.json("notify", "list") if r["event"] == "bulletin"]) == len(readers), "once a week"
 
 
 @pytest.mark.postgres
