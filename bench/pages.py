@@ -300,7 +300,7 @@ def pages_to_time(app: App) -> list[tuple[str, str, str]]:
         ("to-do list, overdue filter", "office", "/todo?level=overdue_up"),
         ("API to-do, power company", "power_handler", "/api/todo"),
         ("API to-do, the office", "office", "/api/todo"),
-        ("API to-do, power company, page 20", "power_handler", "/api/todo?page=20"),
+        ("API to-do, power company, page 20", "power_handler", "/api/todo/cases?page=20"),
         (f"case page {site}", "power_handler", f"/cases/{site}"),
         (f"case page {enterprise}", "office", f"/cases/{enterprise}"),
         ("dashboard (挂图作战)", "supervisor", "/dashboard"),

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cases import migrate
+from cases.assessment import load_weights
 from cases.auth import AuthService
 from cases.calendar import CalendarService, DayChange
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.evidence import EvidenceStore
+from cases.scoreboard import Scoreboard
 from cases.service import CaseService
 from cases.sweep import Sweeper
 from cases.users import UserService
@@ -56,6 +58,7 @@ class App:
     dispatcher: Dispatcher
     inbox: Inbox
     periodic: Periodic
+    scoreboard: Scoreboard
 
     @cached_property
     def ledger(self) -> "LedgerService":
@@ -77,7 +80,9 @@ class App:
         return Housekeeper(self.db, self.evidence, self.clock, retention)
 
     def migrate(self) -> None:
+        """Upgrade the schema, then give cases from before obligations existed theirs."""
         migrate.upgrade(self.db)
+        self.cases.backfill_obligations()
 
     def add_calendar_day(self, day: str, kind: str, name: str, actor: Actor) -> tuple[DayChange, list[dict[str, Any]]]:
         """Enter a calendar day, then recompute the open deadlines it can move (and every
@@ -118,6 +123,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
         timeout=config.timeout_seconds,
     )  # fmt: skip
     outbox = Outbox(org, config, templates, calendar.calendar, set(channels))
+    weights = load_weights(settings.assessment_file())
     cases.sinks.append(outbox)
     sweeper.sinks.append(outbox)
     return App(
@@ -137,5 +143,6 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
         outbox=outbox,
         dispatcher=Dispatcher(db, channels, config, clock, holder=f"{socket.gethostname()}:{os.getpid()}"),
         inbox=Inbox(db, clock),
-        periodic=Periodic(db, definitions, outbox, clock, calendar.calendar),
+        periodic=Periodic(db, definitions, outbox, clock, calendar.calendar, weights),
+        scoreboard=Scoreboard(db, org, clock, calendar.calendar, weights),
     )

@@ -12,10 +12,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
-from cases import audit
+from cases import audit, obligations
 from cases import repository as repo
 from cases.evidence import StoredFile
 from cases.views import CLOSED_STATES
+from workflow.calendar import WorkingCalendar
 from workflow.case import CaseDraft
 from workflow.errors import VersionConflict
 from workflow.rulebook import Rulebook
@@ -56,14 +57,21 @@ def write_change(
     note: str | None,
     payload: dict[str, Any],
     now: datetime,
+    calendar: WorkingCalendar,
     columns: dict[str, Any] | None = None,
     stored: Sequence[StoredFile] = (),
     sinks: Sequence[ChangeSink] = (),
 ) -> dict[str, Any]:
-    """Write the draft (plus ``columns``) and one event; return the case row as now stored."""
+    """Write the draft (plus ``columns``), its obligations and one event; return the case row as
+    now stored. The obligations a decision closes are closed by ``actor`` (of the unit
+    ``payload['unit']``)."""
     if stored:
         payload["evidence"] = [f.sha256 for f in stored]
-    unit_marks = repo.unit_marks(rulebook, draft)
+    owed = obligations.reconcile(
+        conn, rulebook, draft, {**row, **(columns or {}), "flags": draft.flags},
+        actor=actor, actor_unit=payload.get("unit"), trigger=trigger, now=now, calendar=calendar,
+    )  # fmt: skip
+    unit_marks = obligations.marks(rulebook, draft, owed)
     if unit_marks != (row["flags"] or {}).get("units"):
         repo.set_units(conn, row["id"], (row["flags"] or {}).get("units") or {}, unit_marks)
         draft.flags["units"] = unit_marks

@@ -2,6 +2,7 @@
 version a case was pinned to, read back from the ``workflow_definition`` table."""
 
 import threading
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -54,6 +55,16 @@ class Definitions:
         row = repo.definition_text(conn, version)
         if row is None:
             raise CaseflowError(f"案件所用的流程定义版本 {version[:12]} 不存在", {"version": version})
-        spec = load_workflow_text(row.source_text, f"{row.source_file}@{version[:12]}", self.org)
+        spec = self._with_obligations(load_workflow_text(row.source_text, f"{row.source_file}@{version[:12]}", self.org))
         with self._lock:
             return self._rulebooks.setdefault(version, Rulebook(spec, self.org))
+
+    def _with_obligations(self, spec: WorkflowSpec) -> WorkflowSpec:
+        """A version from before definitions declared obligations (责任清单) owes what the current
+        version of its type declares, where the states it names exist in the old one: running
+        cases get a responsibility list without changing the rules they started on."""
+        current = self.specs.get(spec.type)
+        if spec.obligations or current is None or not current.obligations:
+            return spec
+        grafted = {k: o for k, o in current.obligations.items() if set(o.states) <= set(spec.states)}
+        return replace(spec, obligations=grafted)

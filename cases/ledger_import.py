@@ -31,7 +31,7 @@ from sqlalchemy import Connection, and_, case, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from cases import audit, staffing
+from cases import audit, obligations, staffing
 from cases import repository as repo
 from cases.db import Database
 from cases.definitions import Definitions
@@ -44,6 +44,7 @@ from cases.views import CLOSED_STATES, is_open
 from workflow.calendar import WorkingCalendar
 from workflow.clock import Clock
 from workflow.errors import CaseflowError, InvalidInput, PermissionDenied
+from workflow.obligations import owed
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
 from workflow.spec import WorkflowSpec
@@ -287,7 +288,7 @@ class LedgerImport:
                 numbers = self._numbers(conn, plans)
                 for start in range(0, len(plans), CHUNK):
                     chunk = plans[start : start + CHUNK]
-                    self._insert(conn, chunk, numbers)
+                    self._insert(conn, chunk, numbers, now)
                     if progress is not None:
                         progress("write", len(chunk), len(plans))
             except BaseException:
@@ -368,9 +369,16 @@ class LedgerImport:
                 result[id(p)] = f"{prefix}-{year}-{last - len(group) + 1 + offset:05d}"
         return result
 
-    def _insert(self, conn: Connection, plans: list[Planned], numbers: dict[int, str]) -> None:
-        case_rows, chains = [], []
+    def _insert(self, conn: Connection, plans: list[Planned], numbers: dict[int, str], now: datetime) -> None:
+        case_rows, chains, owed_by_plan = [], [], []
+        rulebooks: dict[str, Rulebook] = {}
         for p in plans:
+            version = p.meta["definition_version"]
+            rulebook = rulebooks.get(version) or rulebooks.setdefault(version, self.definitions.pinned(conn, version))
+            wanted = owed(rulebook, p.draft)  # the imported case is in its units' 待办 at once
+            p.draft.flags["units"] = obligations.marks(rulebook, p.draft, wanted)
+            p.meta["flags"] = p.draft.flags
+            owed_by_plan.append((rulebook, wanted))
             number = numbers[id(p)]
             prev, events = audit.GENESIS, []
             for seq, (at, actor, trigger, from_state, to_state, comment, payload) in enumerate(p.events, start=1):
@@ -405,6 +413,15 @@ class LedgerImport:
         if item_rows:
             conn.execute(insert(repo.ITEMS), item_rows)
         conn.execute(insert(repo.EVENTS), event_rows)
+        calendar = self.calendar(conn)
+        unit_rows, obligation_rows = [], []
+        for case_id, row, (rulebook, wanted) in zip(ids, case_rows, owed_by_plan, strict=True):
+            unit_rows += [{"case_id": case_id, "unit": u, "waiting": w} for u, w in row["flags"]["units"].items()]
+            obligation_rows += obligations.opening_rows(rulebook, {**row, "id": case_id}, wanted, "import", now, calendar)
+        if unit_rows:
+            conn.execute(insert(repo.UNITS), unit_rows)
+        if obligation_rows:
+            conn.execute(insert(obligations.OBLIGATIONS), obligation_rows)
 
 
 def _counter(conn: Connection, case_type: str, year: int, *, count: int = 0, at_least: int = 0) -> int:

@@ -287,3 +287,50 @@ class IdempotentRequest(SQLModel, table=True):
     """When the key was reserved (a reservation older than the web layer's limit is abandoned)."""
     fingerprint: str | None = Field(default=None, max_length=64)
     """SHA-256 of the first request's method, path and parsed body: a reuse with another body is refused."""
+
+
+class Obligation(SQLModel, table=True):
+    """One thing one unit owes on one case (责任事项): opened and closed by the decisions that
+    change the case, in their transaction (``cases.obligations``). Open rows are the units' 待办;
+    closed rows say by whom and whether on time — every report counts these."""
+
+    __tablename__ = "obligation"
+    __table_args__ = (
+        Index("ix_obligation_unit_open", "unit", "closed_at", "due_at"),
+        Index("ix_obligation_case", "case_id", "closed_at"),
+        Index("ix_obligation_next_check_at", "next_check_at"),
+        Index("ix_obligation_closed_at", "closed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id")
+    key: str = Field(max_length=64)
+    """The definition's obligation key (``accept``) or a checklist item's key (``cut_water``)."""
+    kind: str = Field(max_length=16, description="state (of the definition) or item (a checklist item)")
+    measure: str | None = Field(default=None, max_length=16, description="accept (签收) or complete (办结)")
+    label: str = Field(max_length=100)
+    unit: str = Field(max_length=64)
+    roles: list[str] = _json([])
+    ready: bool = True
+    """The unit can act on it now (False while it waits on another unit: an extension ruling)."""
+    follows_clock: bool = False
+    """Its deadline is the case's running deadline (and its level the case's ladder level)."""
+    opened_at: datetime
+    opened_trigger: str = Field(max_length=64)
+    """The decision that opened it (``assign``, ``send_back`` for a 重办 …, ``import``, ``backfill``)."""
+    due_at: datetime | None = None
+    due_date: date | None = None
+    due_provisional: bool = False
+    level: str = Field(default="normal", max_length=16)
+    """Its supervision level (正常 … 挂牌督办)."""
+    ever_overdue: bool = False
+    next_check_at: datetime | None = None
+    """When its own ladder climbs next (obligations with their own deadline only)."""
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)
+    closed_trigger: str | None = Field(default=None, max_length=64)
+    """The decision that closed it (``accept``, ``return`` …)."""
+    outcome: str | None = Field(default=None, max_length=16)
+    """``done`` (discharged by its unit, or the decision it waited for) or ``withdrawn`` (reassigned,
+    removed, the case moved on without it)."""
+    on_time: bool | None = None

@@ -1,26 +1,29 @@
 """Queries behind the daily digest and the weekly bulletin (通报), as plain data.
 
 ``waiting_by_unit`` groups the open cases by the unit they wait on (the responsible unit of the
-running clock, and the executor units of open checklist items). ``bulletin`` computes the
-per-unit columns of DOMAIN.md §6 for one ISO week from the events, ranked, with the list of
-overdue cases. Rendering and sending them is ``notifications``'s job.
+running clock, and the executor units of open checklist items). ``bulletin`` gives the per-unit
+columns of DOMAIN.md §6 for one ISO week from ``cases.figures`` (obligations), ranked by the
+assessment, with the overdue obligations. Rendering and sending them is ``notifications``'s job.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from cases.assessment import Weights, assess
 from cases.definitions import Definitions
+from cases.figures import Period, parse_period, totals, unit_figures
 from cases.models import Case, CaseEvent, CaseItem
+from cases.obligations import OBLIGATIONS
 from cases.views import is_open, local
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.errors import InvalidInput
-from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS, OVERDUE_TRIGGERS
+from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
 from workflow.rules import RELATIONS
 
 CASES, EVENTS, ITEMS = Case.__table__, CaseEvent.__table__, CaseItem.__table__
@@ -145,144 +148,68 @@ def unassigned_unit(row: Any, definitions: Definitions) -> str | None:
     return str(row.town) if row.town else None
 
 
-COUNTED = frozenset(
-    {"assign", "reassign", "accept", "return", "answer", "pass_acceptance", "approve_extension", "close", "reopen",
-     "send_back", "warn", "mark_overdue", "supervise", "list"}
-)  # fmt: skip
-"""Triggers that count in the bulletin: a unit appears in it only through one of them."""
-
-
 def bulletin(
-    conn: Connection, definitions: Definitions, calendar: WorkingCalendar, week: str, now: datetime
-) -> dict[str, Any]:
-    """The weekly 通报: per-unit figures for the ISO week, ranked, and the overdue cases now."""
-    start_day, end_day = parse_week(week)
-    start = datetime.combine(start_day, time(0), SHANGHAI)
-    end = datetime.combine(end_day, time(0), SHANGHAI)
-    stats: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    touched = [
-        r.case_id
-        for r in conn.execute(select(EVENTS.c.case_id).where(and_(EVENTS.c.at >= start, EVENTS.c.at < end)).distinct())
-    ]
-    cases = {r.id: r for r in conn.execute(select(CASES).where(CASES.c.id.in_(touched)))} if touched else {}
-    durations: dict[str, list[int]] = defaultdict(list)
-    for case_id in touched:
-        _count_case(conn, cases[case_id], start, end, calendar, stats, durations, definitions)
-    overdue_rows = _overdue_now(conn, definitions, now)
-    for row in overdue_rows:
-        unit = unit_of(row, definitions)
-        if unit:
-            stats[unit]["current_overdue"] += 1
-    ever = conn.execute(select(EVENTS.c.case_id).where(EVENTS.c.trigger.in_(OVERDUE_TRIGGERS)).distinct())
-    ever_ids = [r.case_id for r in ever]
-    if ever_ids:
-        for row in conn.execute(select(CASES.c.lead_unit, CASES.c.town, CASES.c.type).where(CASES.c.id.in_(ever_ids))):
-            unit = unit_of(row, definitions)
-            if unit:
-                stats[unit]["total_overdue"] += 1
-    rows = [_row(unit, s, durations.get(unit, []), definitions) for unit, s in stats.items()]
-    rows.sort(
-        key=lambda r: (
-            -(r["_on_time"] if r["_on_time"] is not None else 1.0),
-            r["current_overdue"],
-            -(r["_satisfied"] or 0),
-            r["unit_name"],
-        )
-    )
-    for rank, r in enumerate(rows, start=1):
-        r["rank"] = rank
-        del r["_on_time"], r["_satisfied"]
+    conn: Connection, definitions: Definitions, calendar: WorkingCalendar, week: str, now: datetime,
+    weights: Weights,
+) -> dict[str, Any]:  # fmt: skip
+    """The weekly 通报: per-unit figures of the ISO week (``cases.figures``: the same numbers as
+    the dashboard, the assessment and the API), ranked by the week's assessment score, with the
+    year to date, the 红黑榜 and the obligations overdue now, each naming the unit that owes it."""
+    parse_week(week)
+    period = parse_period(week)
+    year = parse_period(str(period.first.isocalendar()[0]))
+    figures = unit_figures(conn, period, now, calendar)
+    to_date = unit_figures(conn, Period(year.text, year.first, period.after, year.label), now, calendar)
+    scored = assess(figures, weights, definitions.org, period, now)
+    rows = []
+    for row in scored["rows"]:
+        f = figures[row["unit"]]
+        rows.append({
+            "unit": row["unit"], "unit_name": row["unit_name"], "score": row["score"] if row["score"] is not None else "—",
+            "assigned": f.assigned, "on_time_accept_rate": _percent(f.on_time_accept_rate), "returned": f.returned,
+            "completed": f.completed, "on_time_rate": _percent(f.on_time_rate), "current_overdue": f.overdue_open,
+            "total_overdue": to_date[row["unit"]].went_overdue if row["unit"] in to_date else f.went_overdue,
+            "avg_days": f.avg_days if f.avg_days is not None else "—", "extensions": f.extensions,
+            "satisfaction_rate": _percent(f.satisfaction_rate), "reworks": f.reworks,
+            "warned": f.warned, "overdue": f.overdue, "supervised": f.supervised, "listed": f.listed,
+            "rank_label": str(row["rank"]) if row["rank"] is not None else "—",
+        })  # fmt: skip
+    for index, row in enumerate(rows, start=1):
+        row["rank"] = index  # the order: ranked units first (ties share their label), then the unranked
+    names = {r["unit"]: r["unit_name"] for r in rows}
     return {
         "week": week,
-        "period": f"{start_day.isoformat()} 至 {(end_day - timedelta(days=1)).isoformat()}",
+        "period": f"{period.first.isoformat()} 至 {(period.after - timedelta(days=1)).isoformat()}",
         "rows": rows,
-        "overdue_cases": [case_brief(r, definitions, conn) for r in overdue_rows],
+        "total": totals(figures).to_dict(),
+        "year_total": totals(to_date).to_dict(),
+        "red": [names[u] for u in scored["red"]],
+        "black": [names[u] for u in scored["black"]],
+        "overdue_cases": overdue_obligations(conn, definitions, now),
     }
 
 
-def _overdue_now(conn: Connection, definitions: Definitions, now: datetime) -> list[Any]:
-    """Open cases past their deadline now (on a supervision-ladder clock), earliest first."""
-    rows = conn.execute(select(CASES).where(and_(CASES.c.due_at.is_not(None), CASES.c.due_at <= now)).order_by(CASES.c.due_at))
+def overdue_obligations(conn: Connection, definitions: Definitions, now: datetime) -> list[dict[str, Any]]:
+    """The obligations open and past their deadline now, earliest first, each with its case and
+    the unit that owes it (the bulletin's list of 超期事项)."""
+    o = OBLIGATIONS
+    stmt = (
+        select(o.c.key, o.c.label, o.c.unit, o.c.due_date, o.c.due_at, o.c.level, CASES)
+        .join(CASES, CASES.c.id == o.c.case_id)
+        .where(and_(o.c.closed_at.is_(None), o.c.due_at.is_not(None), o.c.due_at <= now))
+        .order_by(o.c.due_at, o.c.id)
+    )
     result = []
-    for row in rows:
-        clock = definitions.pinned(conn, row.definition_version).spec.states[row.state].clock
-        if clock is not None and clock.on_expiry == "ladder":
-            result.append(row)
+    for row in conn.execute(stmt):
+        brief = case_brief(row, definitions, conn)
+        level = row.level
+        brief.update(
+            obligation=row.key, obligation_label=row.label, unit=row.unit, unit_name=definitions.org.name(row.unit),
+            due_date=row.due_date.isoformat() if row.due_date else "", supervision=level,
+            supervision_label=LEVEL_LABELS.get(level, level), supervision_colour=LEVEL_COLOURS.get(level, ""),
+        )  # fmt: skip
+        result.append(brief)
     return result
-
-
-def _count_case(conn: Connection, case: Any, start: datetime, end: datetime, calendar: WorkingCalendar,
-                stats: dict[str, dict[str, Any]], durations: dict[str, list[int]], definitions: Definitions) -> None:  # fmt: skip
-    """Walk one case's history, counting what happened within [start, end) for its unit then."""
-    due_at: datetime | None = None
-    assigned_at: datetime | None = None
-    unit = None
-    for e in conn.execute(select(EVENTS).where(EVENTS.c.case_id == case.id).order_by(EVENTS.c.seq)):
-        fields = (e.payload or {}).get("fields") or {}
-        if e.trigger in ("assign", "reassign") and fields.get("lead_unit"):
-            unit, assigned_at = fields["lead_unit"], e.at
-        counted_unit = unit or unassigned_unit(case, definitions)
-        inside = start <= e.at < end and counted_unit is not None and e.trigger in COUNTED
-        s = stats[counted_unit] if inside else None
-        if s is not None:
-            if e.trigger in ("assign", "reassign"):
-                s["assigned"] += 1
-            elif e.trigger == "accept":
-                s["accepted"] += 1
-                s["accepted_on_time"] += int(due_at is None or e.at <= due_at)
-            elif e.trigger == "return":
-                s["returned"] += 1
-            elif e.trigger in ("answer", "pass_acceptance"):
-                s["completed"] += 1
-                s["completed_on_time"] += int(due_at is None or e.at <= due_at)
-                if assigned_at is not None:
-                    a, b = assigned_at.astimezone(SHANGHAI).date(), e.at.astimezone(SHANGHAI).date()
-                    durations[counted_unit].append(calendar.working_days_between(a, b))  # type: ignore[index]
-            elif e.trigger == "approve_extension":
-                s["extensions"] += 1
-            elif e.trigger in ("close", "reopen"):
-                s["rated"] += 1
-                s["satisfied"] += int(fields.get("satisfaction") in SATISFIED)
-                s["reworks"] += int(e.trigger == "reopen")
-            elif e.trigger == "send_back":
-                s["reworks"] += 1
-            elif e.trigger in ("warn", "mark_overdue", "supervise", "list"):
-                level = (e.payload or {}).get("level")
-                if level:
-                    s[level] += 1
-        deadline = (e.payload or {}).get("deadline")
-        if deadline and deadline.get("due_at"):
-            due_at = datetime.fromisoformat(deadline["due_at"])
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def _row(unit: str, s: dict[str, Any], durations: list[int], definitions: Definitions) -> dict[str, Any]:
-    on_time = _rate(s["completed_on_time"], s["completed"])
-    satisfied = _rate(s["satisfied"], s["rated"])
-    return {
-        "unit": unit,
-        "unit_name": definitions.org.name(unit),
-        "assigned": s["assigned"],
-        "on_time_accept_rate": _percent(_rate(s["accepted_on_time"], s["accepted"])),
-        "returned": s["returned"],
-        "completed": s["completed"],
-        "on_time_rate": _percent(on_time),
-        "current_overdue": s["current_overdue"],
-        "total_overdue": s["total_overdue"],
-        "avg_days": round(sum(durations) / len(durations), 1) if durations else "—",
-        "extensions": s["extensions"],
-        "satisfaction_rate": _percent(satisfied),
-        "reworks": s["reworks"],
-        "warned": s["warned"],
-        "overdue": s["overdue"],
-        "supervised": s["supervised"],
-        "listed": s["listed"],
-        "_on_time": on_time,
-        "_satisfied": satisfied,
-    }
 
 
 def _percent(rate: float | None) -> str:

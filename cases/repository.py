@@ -326,12 +326,6 @@ def cases_with_evidence(conn: Connection, sha256: str) -> list[str]:
     return sorted(numbers)
 
 
-def unit_marks(rulebook: Any, draft: CaseDraft) -> dict[str, bool]:
-    """Unit → whether the case waits on it now, for every unit the case concerns."""
-    waiting = rulebook.waiting_units(draft)
-    return {unit: unit in waiting for unit in sorted(rulebook.related_units(draft) | waiting)}
-
-
 def set_units(conn: Connection, case_id: int, before: Mapping[str, bool], after: Mapping[str, bool]) -> None:
     """Keep ``case_unit`` equal to ``after``."""
     gone = set(before) - set(after)
@@ -365,6 +359,12 @@ def due_cases(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list(conn.execute(stmt))
+
+
+def set_flags(conn: Connection, case_id: int, flags: dict[str, Any]) -> None:
+    """Replace a case's bookkeeping flags without a new version (derived data, e.g. its units'
+    待办 marks after a backfill)."""
+    conn.execute(update(CASES).where(CASES.c.id == case_id).values(flags=flags))
 
 
 def set_next_check(conn: Connection, case_id: int, version: int, at: datetime | None) -> bool:

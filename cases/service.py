@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from cases import audit, supervision
+from cases import audit, obligations, responsibility, staffing, supervision
 from cases import repository as repo
 from cases.changes import ChangeRecord, ChangeSink, write_change
 from cases.db import Database
@@ -33,6 +33,7 @@ from workflow.errors import (
     VersionConflict,
 )
 from workflow.fields import check_inputs
+from workflow.obligations import owed
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
 
@@ -103,8 +104,10 @@ class CaseService:
                 "ladder_level": "normal", "deadline_seq": 0, "next_check_at": None,
                 "created_by": actor.username, "created_at": now, "updated_at": now, "closed_at": None,
             }  # fmt: skip
-            clock = supervision.after_decision(spec, draft, meta, spec.initial, False, now, self.calendar(conn))
-            draft.flags["units"] = repo.unit_marks(rulebook, draft)
+            calendar = self.calendar(conn)
+            clock = supervision.after_decision(spec, draft, meta, spec.initial, False, now, calendar)
+            wanted = owed(rulebook, draft)
+            draft.flags["units"] = obligations.marks(rulebook, draft, wanted)
             payload = {"fields": inputs, "unit": actor.department, "definition_version": spec.version}
             if clock.note is not None:
                 payload["deadline"] = clock.note
@@ -115,6 +118,10 @@ class CaseService:
             meta.update(clock.columns, flags=draft.flags, event_seq=1, head_hash=head)
             meta["id"] = repo.insert_case(conn, meta)
             repo.set_units(conn, meta["id"], {}, draft.flags["units"])
+            obligations.reconcile(
+                conn, rulebook, draft, meta, actor=actor.username, actor_unit=actor.department, trigger="create",
+                now=now, calendar=calendar, fresh=True, wanted=wanted,
+            )  # fmt: skip
             repo.append_event(
                 conn,
                 {
@@ -126,7 +133,7 @@ class CaseService:
             record = ChangeRecord(meta, draft, rulebook, "create", actor.username, None, note, payload, 1, now)
             for sink in self.sinks:
                 sink.on_change(conn, record)
-        return self._view(meta, draft, rulebook, actor)
+            return self._view(meta, draft, rulebook, actor, conn)
 
     def advance(
         self,
@@ -154,21 +161,22 @@ class CaseService:
             except TransitionNotAllowed as refused:  # list what this actor may do, the ladder included
                 allowed = self._view(row, draft, rulebook, actor)["allowed_triggers"]
                 raise TransitionNotAllowed(refused.trigger, refused.state, allowed) from None
+            named = staffing.newly_named(row["fields"], draft.fields)
+            staffing.require_staffed(conn, self.org, named, decision.transition.label)
             payload: dict[str, Any] = {"fields": decision.inputs, "unit": actor.department}
             if draft.signals:
                 payload["signals"] = list(draft.signals)
             internal = decision.transition.dest is None
-            clock = supervision.after_decision(
-                rulebook.spec, draft, row, decision.from_state, internal, now, self.calendar(conn)
-            )
+            calendar = self.calendar(conn)
+            clock = supervision.after_decision(rulebook.spec, draft, row, decision.from_state, internal, now, calendar)
             stored = self._store_files(conn, evidence)
             if clock.note is not None:
                 payload["deadline"] = clock.note
             new_row = write_change(
                 conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
-                payload=payload, now=now, sinks=self.sinks, columns=clock.columns, stored=stored,
+                payload=payload, now=now, calendar=calendar, sinks=self.sinks, columns=clock.columns, stored=stored,
             )  # fmt: skip
-            return self._view(new_row, draft, rulebook, actor)
+            return self._view(new_row, draft, rulebook, actor, conn)
 
     def complete_item(
         self,
@@ -192,20 +200,64 @@ class CaseService:
             stored = self._store_files(conn, evidence)
             new_row = write_change(
                 conn, row, items, draft, rulebook, trigger="complete_item", actor=actor.username, note=note,
-                payload=payload, now=now, sinks=self.sinks, stored=stored,
+                payload=payload, now=now, calendar=self.calendar(conn), sinks=self.sinks, stored=stored,
             )  # fmt: skip
-            return self._view(new_row, draft, rulebook, actor)
+            return self._view(new_row, draft, rulebook, actor, conn)
+
+    def backfill_obligations(self, batch: int = 500) -> int:
+        """Give every open case made before obligations existed the obligations its current
+        state owes (opened now, deadlines from its running clock), and its units' 待办 marks.
+        Derived data: no event, no new version; the audit chain is untouched. Returns how many
+        cases got obligations; run by ``caseflow init`` after the schema upgrade (idempotent)."""
+        done, seen = 0, set[int]()
+        now = self.clock.now()
+        while True:
+            with self.db.write() as conn:
+                rows = [r for r in obligations.cases_without_obligations(conn, batch) if r.id not in seen]
+                calendar = self.calendar(conn)
+                for found in rows:
+                    seen.add(found.id)
+                    row = dict(found._mapping)
+                    rulebook = self.definitions.pinned(conn, row["definition_version"])
+                    draft = repo.to_draft(row, repo.items_of(conn, row["id"]) if rulebook.spec.checklists else [])
+                    wanted = obligations.reconcile(
+                        conn, rulebook, draft, row, actor="system", actor_unit=None, trigger="backfill", now=now,
+                        calendar=calendar, fresh=True,
+                    )  # fmt: skip
+                    marks = obligations.marks(rulebook, draft, wanted)
+                    before = (row["flags"] or {}).get("units") or {}
+                    if marks != before:
+                        repo.set_units(conn, row["id"], before, marks)
+                        repo.set_flags(conn, row["id"], {**(row["flags"] or {}), "units": marks})
+                    done += bool(wanted)
+            if not rows:
+                return done
 
     # --- queries -------------------------------------------------------------------------------
 
     def show(self, ref: str | int, actor: Actor | None = None) -> dict[str, Any]:
-        """The case as ``actor`` may see it (``NotFound`` when it may not: no existence leak)."""
+        """The case as ``actor`` may see it (``NotFound`` when it may not: no existence leak),
+        with its obligations (责任清单), open and closed."""
         with self.db.read() as conn:
             row = repo.find_case(conn, ref)
             rulebook = self.definitions.pinned(conn, row.definition_version)
             draft = repo.to_draft(row, repo.items_of(conn, row.id))
-        self._check_visible(actor, row._mapping, draft, rulebook, ref)
-        return self._view(row._mapping, draft, rulebook, actor)
+            self._check_visible(actor, row._mapping, draft, rulebook, ref)
+            owed = obligations.of_case(conn, row.id)
+        now = self.clock.now()
+        view = self._view(row._mapping, draft, rulebook, actor)
+        view["obligations"] = [responsibility.view(o, self.org, now) for o in owed]
+        return view
+
+    def todo(self, actor: Actor) -> dict[str, Any]:
+        """``actor``'s 待办: the open obligations of their unit they can act on now, most urgent
+        first; and what the cases their unit leads wait on from others."""
+        now = self.clock.now()
+        with self.db.read() as conn:
+            mine = responsibility.todo(conn, actor.department, actor.roles, self.org, now)
+            others = responsibility.waiting_on_others(conn, actor.department, self.org, now)
+        return {"unit": actor.department, "unit_name": self.org.name(actor.department), "items": mine,
+                "waiting_on_others": others}  # fmt: skip
 
     def history(self, ref: str | int, actor: Actor | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -355,7 +407,8 @@ class CaseService:
         if len(reason) > 2000:
             raise InvalidInput("reason", "理由最多2000个字")
         level = ladder.fire(row["ladder_level"], trigger)
-        moments = supervision.current_schedule(rulebook.spec, row, self.calendar(conn))
+        calendar = self.calendar(conn)
+        moments = supervision.current_schedule(rulebook.spec, row, calendar)
         if ladder.skips_overdue(row["ladder_level"], level) and ladder.overdue_moment(moments) is not None:
             draft.flags[supervision.OVERDUE_UNRECORDED] = row["deadline_seq"]  # recorded by the sweep at due_at
         unrecorded = supervision.overdue_unrecorded(draft.flags, row["deadline_seq"])
@@ -369,12 +422,18 @@ class CaseService:
         }
         new_row = write_change(
             conn, row, items, draft, rulebook, trigger=trigger, actor=actor.username, note=note,
-            payload=payload, now=now, sinks=self.sinks, columns=columns,
+            payload=payload, now=now, calendar=calendar, sinks=self.sinks, columns=columns,
         )  # fmt: skip
-        return self._view(new_row, draft, rulebook, actor)
+        return self._view(new_row, draft, rulebook, actor, conn)
 
-    def _view(self, row: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | None) -> dict[str, Any]:
+    def _view(
+        self, row: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | None, conn: Connection | None = None
+    ) -> dict[str, Any]:
+        """The case view; with ``conn``, its obligations too (the shape ``show`` returns)."""
         view = case_view(row, draft, rulebook, actor)
+        if conn is not None:
+            now = self.clock.now()
+            view["obligations"] = [responsibility.view(o, self.org, now) for o in obligations.of_case(conn, row["id"])]
         if view["open"] and (actor is None or actor.has("dispatcher")):
             view["allowed_triggers"] += [
                 t for t in ladder.MANUAL_TRIGGERS

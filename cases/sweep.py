@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from cases import obligations, supervision
 from cases import repository as repo
-from cases import supervision
 from cases.changes import ChangeSink, write_change
 from cases.db import Database
 from cases.definitions import Definitions
@@ -41,6 +41,8 @@ class Step:
     level: str | None
     to_state: str
     scheduled_for: datetime
+    obligation: str | None = None
+    """For a step of one obligation's own ladder: its key and unit (``cut_power@power``)."""
 
 
 @dataclass
@@ -62,6 +64,7 @@ class SweepReport:
                     "level": s.level,
                     "to_state": s.to_state,
                     "scheduled_for": local(s.scheduled_for),
+                    "obligation": s.obligation,
                 }
                 for s in self.steps
             ],
@@ -95,7 +98,19 @@ class Sweeper:
                 for row in rows:
                     seen.add(row.id)
                     self._one(conn, dict(row._mapping), now, calendar, report)
-            if not rows or (between_batches is not None and not between_batches()):
+            if not rows:
+                break
+            if between_batches is not None and not between_batches():
+                return report
+        done: set[int] = set()
+        while True:  # obligations with deadlines of their own (an item, a co-unit's feedback)
+            with self.db.write() as conn:
+                due = [o for o in obligations.due_for_ladder(conn, now, batch) if o.id not in done]
+                calendar = self.calendar(conn)
+                for ob in due:
+                    done.add(ob.id)
+                    self._obligation(conn, ob, now, calendar, report)
+            if not due or (between_batches is not None and not between_batches()):
                 return report
 
     def recompute_deadlines(self, changed_day: date | None = None) -> list[dict[str, Any]]:
@@ -133,7 +148,7 @@ class Sweeper:
                 new = {"due_date": deadline.due_date.isoformat(), "provisional": deadline.provisional}
                 write_change(
                     conn, row, items, draft, rulebook, trigger="recompute_deadline", actor="system",
-                    note="工作日历更新，重新计算期限", payload={"old": old, "new": new}, now=now, sinks=self.sinks, columns=columns,
+                    note="工作日历更新，重新计算期限", payload={"old": old, "new": new}, now=now, calendar=calendar, sinks=self.sinks, columns=columns,
                 )  # fmt: skip
                 changed.append({"case": row["number"], "old": old, "new": new})
         return changed
@@ -173,7 +188,7 @@ class Sweeper:
         steps = []
         overdue = ladder.overdue_moment(moments)
         if overdue and overdue.at <= now and supervision.overdue_unrecorded(draft.flags, row["deadline_seq"]):
-            step, row = self._record_overdue(conn, row, items, draft, rulebook, overdue, moments, now)
+            step, row = self._record_overdue(conn, row, items, draft, rulebook, overdue, moments, now, calendar)
             items = repo.items_of(conn, row["id"]) if spec.checklists else []
             steps.append(step)
         for moment in ladder.due_steps(row["ladder_level"], moments, now):
@@ -188,7 +203,7 @@ class Sweeper:
             columns = {"ladder_level": level, "next_check_at": supervision.next_check(level, moments, unrecorded)}
             row = write_change(
                 conn, row, items, draft, rulebook, trigger=trigger, actor="system", note=None,
-                payload=payload, now=now, sinks=self.sinks, columns=columns,
+                payload=payload, now=now, calendar=calendar, sinks=self.sinks, columns=columns,
             )  # fmt: skip
             items = repo.items_of(conn, row["id"]) if spec.checklists else []
             steps.append(Step(row["number"], trigger, level, row["state"], moment.at))
@@ -197,9 +212,47 @@ class Sweeper:
             self._reschedule(conn, row, supervision.next_check(row["ladder_level"], moments, unrecorded))
         return steps
 
+    def _obligation(
+        self, conn: Connection, ob: Any, now: datetime, calendar: WorkingCalendar, report: SweepReport
+    ) -> None:
+        """Climb one obligation's own ladder: each level that fell due is one event on its case,
+        whose notices go to the unit that owes it."""
+        try:
+            with conn.begin_nested():
+                row = dict(repo.find_case(conn, ob.case_id, lock=True)._mapping)
+                rulebook = self.definitions.pinned(conn, row["definition_version"])
+                moments = obligations.schedule_of(rulebook, ob, calendar)
+                current = ob.level
+                steps = ladder.due_steps(current, moments, now)
+                if not steps:
+                    obligations.climb(conn, ob.id, current, current, ladder.next_check(current, moments))
+                    return
+                for moment in steps:
+                    level = ladder.fire(current, ladder.TRIGGER_OF[moment.level])
+                    if not obligations.climb(conn, ob.id, current, level, ladder.next_check(level, moments)):
+                        raise VersionConflict(row["number"], row["version"], row["version"])
+                    items = repo.items_of(conn, row["id"]) if rulebook.spec.checklists else []
+                    payload = {
+                        "level": level, "from_level": current, "obligation": ob.key, "obligation_label": ob.label,
+                        "obligation_unit": ob.unit, "due_date": ob.due_date.isoformat(), "due_at": local(ob.due_at),
+                        "scheduled_for": local(moment.at),
+                    }  # fmt: skip
+                    trigger = ladder.TRIGGER_OF[moment.level]
+                    row = write_change(
+                        conn, row, items, repo.to_draft(row, items), rulebook, trigger=trigger, actor="system",
+                        note=f"{ob.label}（{self.definitions.org.name(ob.unit)}）", payload=payload, now=now,
+                        calendar=calendar, sinks=self.sinks,
+                    )  # fmt: skip
+                    report.steps.append(
+                        Step(row["number"], trigger, level, row["state"], moment.at, f"{ob.key}@{ob.unit}")
+                    )
+                    current = level
+        except (VersionConflict, IntegrityError):
+            report.skipped.append(f"{ob.case_id}:{ob.key}")
+
     def _record_overdue(self, conn: Connection, row: dict[str, Any], items: list[Any], draft: Any, rulebook: Any,
                         overdue: ladder.Moment, moments: list[ladder.Moment],
-                        now: datetime) -> tuple[Step, dict[str, Any]]:  # fmt: skip
+                        now: datetime, calendar: WorkingCalendar) -> tuple[Step, dict[str, Any]]:  # fmt: skip
         """``due_at`` passed while the case stood above ``overdue`` (raised by hand before): record
         that it went overdue — ``flags.ever_overdue``, the ``overdue`` ladder row of this deadline
         (the dashboard's 超期; its unique key keeps it once) and a ``record_overdue`` event (the
@@ -213,7 +266,7 @@ class Sweeper:
         columns = {"next_check_at": supervision.next_check(level, moments)}
         new_row = write_change(
             conn, row, items, draft, rulebook, trigger=ladder.RECORD_OVERDUE, actor="system", note=None,
-            payload=payload, now=now, sinks=self.sinks, columns=columns,
+            payload=payload, now=now, calendar=calendar, sinks=self.sinks, columns=columns,
         )  # fmt: skip
         return Step(new_row["number"], ladder.RECORD_OVERDUE, level, new_row["state"], overdue.at), new_row
 
@@ -234,6 +287,6 @@ class Sweeper:
             payload["deadline"] = clock.note
         new_row = write_change(
             conn, row, items, draft, rulebook, trigger=decision.trigger, actor="system", note=None,
-            payload=payload, now=now, sinks=self.sinks, columns=clock.columns,
+            payload=payload, now=now, calendar=calendar, sinks=self.sinks, columns=clock.columns,
         )  # fmt: skip
         return Step(new_row["number"], decision.trigger, None, new_row["state"], row["due_at"]), new_row

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     def notifications_file(self) -> Path:
         return self._pick("notifications.yaml")
 
+    def assessment_file(self) -> Path:
+        return self._pick("assessment.yaml")
+
     def template_override_dir(self) -> Path | None:
         """``CASEFLOW_CONFIG_DIR/templates``, where admins override notification templates."""
         return self.config_dir / "templates" if self.config_dir is not None else None

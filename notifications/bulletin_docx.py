@@ -349,7 +349,7 @@ def unit_table_rows(data: dict[str, Any]) -> list[list[str]]:
     body = [[cell_text(r.get(key)) for key, _, _ in COLUMNS] for r in rows]
     total = []
     for key, _, _ in COLUMNS:
-        if key == "rank":
+        if key in ("rank", "rank_label"):
             total.append("合计")
         elif key == "unit_name":
             total.append("")
@@ -374,7 +374,7 @@ def overdue_table_rows(data: dict[str, Any]) -> list[list[str]]:
     return result
 
 
-_NARROW = {"rank": 8, "unit_name": 37, "on_time_accept_rate": 15, "on_time_rate": 15, "satisfaction_rate": 15,
+_NARROW = {"rank": 8, "rank_label": 8, "unit_name": 37, "on_time_accept_rate": 15, "on_time_rate": 15, "satisfaction_rate": 15,
            "avg_days": 14}  # fmt: skip
 UNIT_WIDTHS = tuple(_NARROW.get(key, 11) for key, _, _ in COLUMNS)
 """Millimetres, 225 in all (the landscape type area)."""
@@ -412,7 +412,7 @@ def _body(w: _Writer, data: dict[str, Any], attachments: list[str]) -> None:
     if rows:
         w.heading(2, "（一）综合排名")
         top, bottom = rows[:3], rows[-1]
-        text = f"按按期办结率、当前超期数、满意率综合排名，位列前{len(top)}名的是{_units(top)}"
+        text = f"按本期考核得分排名，位列前{len(top)}名的是{_units(top)}"
         if len(rows) > len(top):
             text += f"；排名末位的是{bottom['unit_name']}"
         w.para(text + f"。各单位具体指标见附件{attachments.index('units') + 1 if len(attachments) > 1 else ''}。")

@@ -71,6 +71,24 @@ def case_context(
     }
 
 
+def obligation_context(case: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """A step of one obligation's own ladder (断水 late, a co-unit's feedback late) speaks of that
+    obligation's deadline and level, not of the case's clock."""
+    if not payload.get("obligation_unit"):
+        return case
+    level = payload.get("level") or "normal"
+    due_at = payload.get("due_at")
+    return {
+        **case,
+        "due_date": payload.get("due_date") or "",
+        "due_at": minute(datetime.fromisoformat(due_at)) if due_at else "",
+        "due_text": f"{payload.get('due_date')}（{payload.get('obligation_label')}）",
+        "supervision": level,
+        "supervision_label": LEVEL_LABELS.get(level, level),
+        "supervision_colour": LEVEL_COLOURS.get(level, ""),
+    }
+
+
 def event_context(
     name: str, label: str, at: datetime, actor: str, actor_name: str, actor_unit: str, note: str | None,
     payload: dict[str, Any], org: Organisation,

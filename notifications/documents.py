@@ -11,7 +11,7 @@ from openpyxl.utils import get_column_letter
 from notifications.render import TemplateStore
 
 COLUMNS = (
-    ("rank", "排名", 6),
+    ("rank_label", "排名", 6),
     ("unit_name", "单位", 24),
     ("assigned", "交办数", 8),
     ("on_time_accept_rate", "按期签收率", 11),
@@ -30,8 +30,8 @@ COLUMNS = (
     ("listed", "挂牌督办", 9),
 )
 OVERDUE_COLUMNS = (
-    ("number", "编号", 16), ("title", "标题", 36), ("type_label", "类型", 12), ("state_label", "状态", 16),
-    ("lead_unit_name", "主办单位", 20), ("town_name", "属地", 12), ("due_date", "期限", 12), ("supervision_label", "督办级别", 10),
+    ("number", "编号", 16), ("title", "标题", 36), ("type_label", "类型", 12), ("obligation_label", "超期环节", 14),
+    ("unit_name", "责任单位", 20), ("lead_unit_name", "主办单位", 20), ("due_date", "期限", 12), ("supervision_label", "督办级别", 10),
 )  # fmt: skip
 _HEADER = Font(bold=True, color="FFFFFF")
 _FILL = PatternFill("solid", fgColor="1F4E79")
@@ -93,6 +93,55 @@ def bulletin_xlsx(data: dict[str, Any], *, issue_no: int | None = None, doc_numb
     _sheet(sheet, COLUMNS, data["rows"], top=2)
     overdue = workbook.create_sheet("超期案件")
     _sheet(overdue, OVERDUE_COLUMNS, data["overdue_cases"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def percent(rate: float | None) -> str:
+    """A rate as people read it: ``87.5%``, or ``—`` when there is nothing to count."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+SCORE_COLUMNS = (
+    ("排名", 6), ("单位", 24), ("得分", 8), ("按时签收率", 11), ("按期办结率", 11), ("满意率", 9),
+    ("退回率", 9), ("重办率", 9), ("办结事项", 9), ("超期未办", 9), ("督办", 7), ("挂牌督办", 9),
+)  # fmt: skip
+"""The assessment's columns (header, width in the workbook)."""
+
+
+def score_cells(row: dict[str, Any]) -> list[Any]:
+    """One unit's line of the assessment, as shown (rates in per cent, "—" where not counted)."""
+    f = row["figures"]
+    return [
+        row["rank"] if row["rank"] is not None else "—", row["unit_name"],
+        row["score"] if row["score"] is not None else "—",
+        percent(f["on_time_accept_rate"]), percent(f["on_time_rate"]), percent(f["satisfaction_rate"]),
+        percent(f["return_rate"]), percent(f["rework_rate"]), f["done"], f["overdue_open"], f["supervised"], f["listed"],
+    ]  # fmt: skip
+
+
+def score_xlsx(result: dict[str, Any]) -> bytes:
+    """The assessment on a sheet 考核 (title, one line per unit) and the 红黑榜 on a sheet 红黑榜."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "考核"
+    sheet.cell(row=1, column=1, value=f"{result['period_label']}各单位考核得分").font = Font(bold=True, size=14)
+    for index, (label, width) in enumerate(SCORE_COLUMNS, start=1):
+        cell = sheet.cell(row=2, column=index, value=label)
+        cell.font, cell.fill = _HEADER, _FILL
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    for r, row in enumerate(result["rows"], start=3):
+        for c, value in enumerate(score_cells(row), start=1):
+            sheet.cell(row=r, column=c, value=value)
+    sheet.freeze_panes = "A3"
+    board = workbook.create_sheet("红黑榜")
+    names = {r["unit"]: (r["unit_name"], r["score"]) for r in result["rows"]}
+    board.append(["红榜", "得分", "黑榜", "得分"])
+    for i in range(max(len(result["red"]), len(result["black"]))):
+        red = names[result["red"][i]] if i < len(result["red"]) else ("", "")
+        black = names[result["black"][i]] if i < len(result["black"]) else ("", "")
+        board.append([red[0], red[1], black[0], black[1]])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cases.changes import ChangeRecord
 from cases.models import Notification, User
 from notifications.config import NotificationConfig
-from notifications.context import case_context, event_context, items_context, recipient_context
+from notifications.context import case_context, event_context, items_context, obligation_context, recipient_context
 from notifications.events import EVENTS
 from notifications.recipients import Recipient, events_for, recipients
 from notifications.render import Rendered, TemplateStore
@@ -71,7 +71,9 @@ class Outbox:
             select(USERS.c.display_name, USERS.c.department).where(USERS.c.username == change.actor)
         ).first()
         base = {
-            "case": case_context(change.row, change.draft, change.rulebook, self.config),
+            "case": obligation_context(
+                case_context(change.row, change.draft, change.rulebook, self.config), change.payload
+            ),
             "event": event_context(
                 event,
                 spec.label,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, String, and_, cast, or_, select
 
 from cases import reports
+from cases.assessment import Weights
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.models import User
@@ -72,12 +73,14 @@ def _bulletin_readers(conn: Connection, units: list[str]) -> list[Recipient]:
 
 class Periodic:
     def __init__(self, db: Database, definitions: Definitions, outbox: Outbox, clock: Clock,
-                 calendar: Callable[[Connection], WorkingCalendar]) -> None:  # fmt: skip
+                 calendar: Callable[[Connection], WorkingCalendar], weights: Weights) -> None:  # fmt: skip
         self.db = db
         self.definitions = definitions
         self.outbox = outbox
         self.clock = clock
         self.calendar = calendar
+        self.weights = weights
+        """The assessment's weights: the bulletin ranks units by the week's score."""
 
     def digest(self, now: datetime | None = None, *, force: bool = False) -> PeriodicResult:
         """Queue each unit's digest for today (working days only, unless ``force``)."""
@@ -117,7 +120,7 @@ class Periodic:
     def bulletin_data(self, week: str, now: datetime | None = None) -> dict[str, Any]:
         now = now or self.clock.now()
         with self.db.read() as conn:
-            return reports.bulletin(conn, self.definitions, self.calendar(conn), week, now)
+            return reports.bulletin(conn, self.definitions, self.calendar(conn), week, now, self.weights)
 
     def bulletin(self, week: str | None = None, now: datetime | None = None) -> PeriodicResult:
         """Queue the weekly bulletin (default: last week's) to the office, the convenors and the

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, String, and_, cast, select
 
 from cases.changes import ChangeRecord
 from cases.models import User
+from workflow.obligations import owed
 from workflow.rules import RELATIONS
 
 USERS = User.__table__
@@ -94,7 +95,14 @@ def events_for(change: ChangeRecord) -> list[str]:
 
 
 def responsible_units(change: ChangeRecord, office: str) -> set[str]:
-    """The unit the running clock is on (DOMAIN.md §5: the responsible unit)."""
+    """The unit the running clock is on (DOMAIN.md §5: the responsible unit); for a step of an
+    obligation's own ladder (an item, a co-unit's feedback), the unit that owes it."""
+    owing = change.payload.get("obligation_unit")
+    if owing:
+        return {owing}
+    on_clock = {o.unit for o in owed(change.rulebook, change.draft) if o.due.clock}
+    if on_clock:  # the units whose obligations run on the case's clock (责任清单)
+        return on_clock
     clock = change.rulebook.spec.states[change.draft.state].clock
     relation = clock.responsible if clock is not None else "office"
     if relation == "office":

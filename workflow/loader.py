@@ -476,6 +476,8 @@ def _check_graph(r: _Reader, spec: WorkflowSpec) -> None:
 
 
 OBLIGATION_UNTIL = ("co_feedback",)
+OBLIGATION_MEASURES = ("accept", "complete")
+"""What an obligation may count as in the figures (``ObligationSpec.measure``)."""
 """Named discharges besides a case flag: ``co_feedback`` (this co-unit has fed back)."""
 
 
@@ -504,7 +506,7 @@ def _obligations(
         if not str(name).isidentifier() or name in item_keys:
             r.fail(key, "an obligation key is an identifier that names no checklist item")
         data = r.mapping(value, key)
-        r.only_keys(data, {"label", "unit", "states", "due", "roles", "after", "until"}, key)
+        r.only_keys(data, {"label", "unit", "states", "due", "roles", "after", "until", "measure"}, key)
         unit = r.one(data.get("unit"), ("office", *rules.RELATIONS), f"{key}.unit", "unit (office or a relation)")
         in_states = r.names(data.get("states"), f"{key}.states")
         if not in_states:
@@ -528,7 +530,12 @@ def _obligations(
             clockless = [s for s in in_states if states[s].clock is None]
             if clockless:
                 r.fail(f"{key}.due", f"state {clockless[0]!r} has no clock to follow")
-        result[name] = ObligationSpec(name, r.text(data, "label", key), unit, in_states, due, roles, after, until)
+        measure = data.get("measure")
+        if measure is not None:
+            r.known([measure], OBLIGATION_MEASURES, f"{key}.measure", "measure")
+        result[name] = ObligationSpec(
+            name, r.text(data, "label", key), unit, in_states, due, roles, after, until, measure
+        )
     return result
 
 

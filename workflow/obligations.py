@@ -39,6 +39,8 @@ class Owed:
     """The unit can act on it now; False while it waits on another unit."""
     kind: str = "state"
     """``state`` (an obligation of the definition) or ``item`` (a checklist item)."""
+    measure: str | None = None
+    """What it counts as in the figures (``accept``, ``complete``), if anything in particular."""
 
 
 def _unit_codes(rulebook: Rulebook, case: CaseDraft, unit: str) -> list[str]:
@@ -86,7 +88,10 @@ def owed(rulebook: Rulebook, case: CaseDraft) -> list[Owed]:
             if _discharged(obligation, case, unit):
                 continue
             ready = can_act(rulebook, case, unit, obligation.roles)
-            result.append(Owed(obligation.key, unit, obligation.label, obligation.roles, obligation.due, ready))
+            result.append(
+                Owed(obligation.key, unit, obligation.label, obligation.roles, obligation.due, ready,
+                     measure=obligation.measure)
+            )  # fmt: skip
     clock = spec.states[case.state].clock
     for key in rulebook.allowed_items(case):
         found = spec.item(key)

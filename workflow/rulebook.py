@@ -162,19 +162,6 @@ class Rulebook:
                 units.add(executor)
         return units
 
-    def waiting_units(self, case: CaseDraft) -> set[str]:
-        """The units the case waits on now: the one its state's clock is on, and the executors
-        of the items open in this stage."""
-        units: set[str] = set()
-        clock = self.spec.states[case.state].clock
-        if clock is not None and clock.on_expiry == "ladder":
-            units |= {self.org.office} if clock.responsible == "office" else self.units(case, clock.responsible)
-        for key in self.allowed_items(case):
-            executor = self.executor(key, case)
-            if executor:
-                units.add(executor)
-        return units
-
     def allowed_items(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
         """Open items of the case's current stage that ``actor`` (or anyone) may complete now."""
         result = []

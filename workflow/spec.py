@@ -186,6 +186,9 @@ class ObligationSpec:
     until: str | None = None
     """What discharges it before the state changes: ``co_feedback`` (this co-unit fed back) or a
     flag of the case (``findings``)."""
+    measure: str | None = None
+    """What it counts as in the figures (DOMAIN.md §6, §9): ``accept`` (签收: 交办数, 按时签收率,
+    退回数) or ``complete`` (办结: 办结数, 平均用时, 重办数); every obligation counts in 按期办结率."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ COMMANDS = {
     "init": LazyCommand("caseflow.cli.admin:init", "创建或升级数据库结构，载入配置。"),
     "user": LazyCommand("caseflow.cli.admin:user_group", "用户管理。"),
     "case": LazyCommand("caseflow.cli.cases:case_group", "案件：登记、办理、查看。"),
+    "todo": LazyCommand("caseflow.cli.cases:todo", "我的待办：本单位此刻可以办理的责任事项，最紧急的在前。"),
     "audit": LazyCommand("caseflow.cli.admin:audit_group", "审计。"),
     "workflow": LazyCommand("caseflow.cli.admin:workflow_group", "流程定义。"),
     "sweep": LazyCommand(

@@ -193,6 +193,33 @@ def history(case_ref: str, as_json: bool) -> None:
         console().print(table)
 
 
+@click.command("todo")
+@click.option("--as", "as_user", metavar="USER", required=True, help="以该用户身份查看（必填）")
+@json_option
+def todo(as_user: str, as_json: bool) -> None:
+    """我的待办：本单位此刻可以办理的责任事项，最紧急的在前。"""
+    with open_app() as app:
+        result = app.cases.todo(app.users.actor(as_user))
+        if as_json:
+            print_json(result["items"])
+            return
+        title = f"{result['unit_name']}的待办（{len(result['items'])} 项）"
+        table = Table(title=title)
+        for column in ("编号", "标题", "责任事项", "责任单位", "期限", "督办"):
+            table.add_column(column, no_wrap=column in ("编号", "期限"))
+        for o in result["items"]:
+            due = (o["due_date"] or "—") + ("（已逾期）" if o["overdue"] else "")
+            table.add_row(o["number"], o["title"], o["label"], o["unit_name"], due, o["level_label"])
+        console().print(table)
+        if result["waiting_on_others"]:
+            waiting = Table(title=f"等待其他单位（{len(result['waiting_on_others'])} 项）")
+            for column in ("编号", "责任事项", "责任单位", "期限", "督办"):
+                waiting.add_column(column)
+            for o in result["waiting_on_others"]:
+                waiting.add_row(o["number"], o["label"], o["unit_name"], o["due_date"] or "—", o["level_label"])
+            console().print(waiting)
+
+
 def _output(view: dict[str, Any], as_json: bool, message: str) -> None:
     if as_json:
         print_json(view)

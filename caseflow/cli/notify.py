@@ -1,6 +1,7 @@
 """``caseflow notify …`` (the outbox and the inbox) and ``caseflow report bulletin``."""
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -143,8 +144,46 @@ def report_bulletin(week: str | None, fmt: str, output: Path | None, issue_no: i
             target.write_bytes(bulletin_xlsx(data, **numbers))
         click.echo(
             f"已生成 {target}（第{issue.issue_no}期，{issue.doc_number}；{data['period']}，{len(data['rows'])} 个单位，"
-            f"超期案件 {len(data['overdue_cases'])} 件）"
+            f"超期事项 {len(data['overdue_cases'])} 项）"
         )
         if send:
             result = app.periodic.bulletin(week)
             click.echo(f"已发送给 {result.recipients} 人")
+
+
+@report_group.command("score")
+@click.option("--period", required=True, metavar="P", help="2026-W49（周）、2026-10（月）、2026-Q4（季度）或 2026（年）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）")
+@click.option("--format", "fmt", type=click.Choice(["xlsx"]), help="xlsx：写成 Excel 文件")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="输出文件（默认 score-期间.xlsx）")
+def report_score(period: str, as_json: bool, fmt: str | None, output: Path | None) -> None:
+    """考核：各单位按时签收率、按期办结率、满意率、退回率、重办率及超期、督办、挂牌扣分，排名与红黑榜。"""
+    with open_app() as app:
+        result = app.scoreboard.score(period)
+        if as_json:
+            print_json(result)
+            return
+        if fmt == "xlsx":
+            from notifications.documents import score_xlsx
+
+            target = output or Path(f"score-{result['period']}.xlsx")
+            target.write_bytes(score_xlsx(result))
+            click.echo(f"已生成 {target}（{result['period_label']}，{len(result['rows'])} 个单位）")
+            return
+        _print_score(result)
+
+
+def _print_score(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from notifications.documents import SCORE_COLUMNS, score_cells
+
+    table = Table(title=f"{result['period_label']}各单位考核得分（截至{result['as_of'][:10]}）")
+    for header, _ in SCORE_COLUMNS:
+        table.add_column(header)
+    for row in result["rows"]:
+        table.add_row(*(str(c) for c in score_cells(row)))
+    console().print(table)
+    names = {r["unit"]: r["unit_name"] for r in result["rows"]}
+    click.echo(f"红榜：{'、'.join(names[u] for u in result['red']) or '—'}")
+    click.echo(f"黑榜：{'、'.join(names[u] for u in result['black']) or '—'}")

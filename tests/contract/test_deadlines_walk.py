@@ -128,12 +128,13 @@ def ladder_rows(app, number: str) -> list[tuple[int, str, str]]:
     return [tuple(r) for r in rows]
 
 
-def sweep_at(app, at: datetime, number: str) -> list[Any]:
-    """Sweep at ``at``; the steps the report lists for this case."""
+def sweep_at(app, at: datetime, number: str, *, obligations: bool = False) -> list[Any]:
+    """Sweep at ``at``; the steps the report lists for this case's clock (and, with
+    ``obligations``, those of its obligations' own ladders: the office's extension ruling …)."""
     app.clock.set(at)
     report = app.sweeper.sweep()
     assert report.now == at
-    return [s for s in report.steps if s.case == number]
+    return [s for s in report.steps if s.case == number and (obligations or s.obligation is None)]
 
 
 class LadderWalk:
@@ -148,8 +149,12 @@ class LadderWalk:
         """A sweep at ``at`` does nothing to this case."""
         before = self.app.cases.show(self.number)
         assert sweep_at(self.app, at, self.number) == [], f"nothing is due at {at}"
-        assert self.app.cases.history(self.number) == self.history
-        assert self.app.cases.show(self.number)["version"] == before["version"]
+        history = self.app.cases.history(self.number)
+        clock_events = [e for e in history if "obligation" not in e["payload"]]  # items' own ladders aside
+        assert clock_events == [e for e in self.history if "obligation" not in e["payload"]]
+        own = len(history) - len(self.history)  # steps of obligations with deadlines of their own
+        assert self.app.cases.show(self.number)["version"] == before["version"] + own
+        self.history = history
 
     def step(
         self, at: datetime, trigger: str, level: str, state: str, due: date, seq: int
@@ -159,8 +164,11 @@ class LadderWalk:
         assert [(s.action, s.level, s.to_state) for s in steps] == [(trigger, level, state)], at
         assert steps[0].scheduled_for == at
         history = self.app.cases.history(self.number)
-        assert len(history) == len(self.history) + 1, "exactly one event per step"
-        event = history[-1]
+        clock_events = [e for e in history if "obligation" not in e["payload"]]  # not an obligation's own ladder
+        assert len(clock_events) == len([e for e in self.history if "obligation" not in e["payload"]]) + 1, (
+            "exactly one event per step"
+        )
+        event = clock_events[-1]
         assert event["trigger"] == trigger and event["actor"] == "system"
         assert event["from_state"] == event["to_state"] == state
         assert event["at"] == at.isoformat()
@@ -168,7 +176,7 @@ class LadderWalk:
         assert event["payload"]["deadline_seq"] == seq
         assert event["payload"]["due_date"] == due.isoformat()
         assert datetime.fromisoformat(event["payload"]["scheduled_for"]) == at
-        assert event["prev_hash"] == self.history[-1]["hash"]
+        assert event["prev_hash"] == history[history.index(event) - 1]["hash"]
         self.history = history
         case = self.app.cases.show(self.number)
         assert case["supervision"] == level
@@ -408,8 +416,14 @@ def test_rejected_extension_keeps_the_deadline_and_the_ladder(app, actors):
     app.cases.advance(
         number, "request_extension", actors.power, {"reason": "需上级审批", "days": 3}
     )
-    walk.history = app.cases.history(number)
-    walk.step(sh(2026, 10, 13), "warn", "warned", "extension_requested", date(2026, 10, 13), seq)
+    steps = sweep_at(app, sh(2026, 10, 13), number, obligations=True)
+    # the handling deadline's warning, and the office's own: its ruling (延期审批, 1wd) is due today
+    assert [(s.action, s.level, s.obligation) for s in steps] == [
+        ("warn", "warned", None), ("warn", "warned", "rule_extension@sti")
+    ]
+    history = app.cases.history(number)
+    assert history[-2]["payload"]["due_date"] == "2026-10-13" and "obligation" not in history[-2]["payload"]
+    assert (history[-1]["payload"]["obligation"], history[-1]["payload"]["obligation_unit"]) == ("rule_extension", "sti")
     app.clock.set(sh(2026, 10, 13, 9))
     case = app.cases.advance(
         number, "reject_extension", actors.dispatcher, {"reason": "理由不充分"}
@@ -870,13 +884,13 @@ def test_first_sweep_after_downtime_catches_up_every_step_in_order_once(app, act
     assert report.cases == len(made) and report.skipped == []
     trigger_of = dict(LADDER)
     for number, (state, due, levels) in made.items():
-        steps = [s for s in report.steps if s.case == number]
+        steps = [s for s in report.steps if s.case == number and s.obligation is None]  # the case's clock
         assert [(s.action, s.level, s.to_state) for s in steps] == [
             (trigger_of[lv], lv, state) for lv in levels
         ], number
         assert [s.scheduled_for for s in steps] == [moments(due)[lv] for lv in levels]
         history = app.cases.history(number)
-        new = history[len(before[number]) :]
+        new = [e for e in history[len(before[number]) :] if "obligation" not in e["payload"]]
         assert [(e["trigger"], e["actor"], e["payload"]["level"]) for e in new] == [
             (trigger_of[lv], "system", lv) for lv in levels
         ]
@@ -896,7 +910,8 @@ def test_first_sweep_after_downtime_catches_up_every_step_in_order_once(app, act
     # the same instant again: nothing is due any more
     again = app.sweeper.sweep()
     assert (again.steps, again.cases, again.skipped) == ([], 0, [])
-    assert {number: len(app.cases.history(number)) for number in made} == {
+    clock_events = {n: [e for e in app.cases.history(n) if "obligation" not in e["payload"]] for n in made}
+    assert {number: len(events) for number, events in clock_events.items()} == {
         number: len(before[number]) + len(levels) for number, (_, _, levels) in made.items()
     }
 

@@ -714,3 +714,19 @@ def test_without_a_required_enterprise_column_no_row_is_stored_even_valid_only(a
             (1, None, f"缺少必填列“{missing}”")
         ]
     assert count(app, Case) == 0 and count(app, CaseEvent) == 0
+
+
+def test_imported_cases_are_in_their_units_todo_at_once(app: App, actors: Actors, tmp_path: Path) -> None:
+    """Issue 11: an imported 已交办 case used to be in nobody's 待办 until the sweep escalated it."""
+    rows = [
+        [*ENTERPRISE_HEADERS, "当前状态", "登记日期", "交办日期", "主办单位", "协办单位", "办理类别"],
+        [1, "用电增容", "描述", "生产要素", "企业一", VALID[0], "孔城镇", "已交办", "2026-09-24", "2026-09-28", "市供电公司", "water", None],
+        [2, "融资难", "描述", "政策扶持", "企业二", VALID[1], "孔城镇", "办理中", "2026-09-01", "2026-09-02", "power", None, "复杂"],
+    ]  # fmt: skip
+    report = service(app).import_ledger(write(tmp_path / "l.xlsx", rows), ENTERPRISE, actors.dispatcher)
+    assigned, working = (c["number"] for c in report.created)
+    power = [(e["number"], e["key"], e["due_date"]) for e in app.cases.todo(actors.power)["items"]]
+    assert power == [(assigned, "accept", "2026-09-29"), (working, "handle", "2026-09-30")]
+    assert [(e["number"], e["key"]) for e in app.cases.todo(actors.water)["items"]] == [(assigned, "co_feedback")]
+    page = app.cases.list_cases(actor=actors.power, waiting_for="power", sort="due")
+    assert [c["number"] for c in page["items"]] == [assigned, working]

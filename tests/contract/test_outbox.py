@@ -245,9 +245,10 @@ def test_assignment_notice_is_the_jiaoban_dan(app, people):
 
 def test_ladder_steps_reach_the_responsible_unit_and_up(app, people, clock):
     """warned → the responsible unit's handlers; overdue → + its unit head; supervised → unit
-    head + office; listed → convenors (DOMAIN.md §5)."""
+    head + office; listed → convenors (DOMAIN.md §5). (A co-unit's feedback climbs a ladder of
+    its own: tests/contract/test_obligations.py.)"""
     number = new_enterprise_case(app)["number"]
-    app.cases.advance(number, "assign", people.dispatcher, {"lead_unit": "power", "co_units": ["drc"]})
+    app.cases.advance(number, "assign", people.dispatcher, {"lead_unit": "power"})
     box = Outbox(app)
     box.new()
     # accept within 1wd: due 2026-10-08 (10-01..07 holiday), due_at 10-09 00:00
@@ -395,6 +396,9 @@ def test_site_ladder_in_clearing_reaches_the_town(app, people, clock):
     number = new_site_case(app)["number"]
     app.cases.advance(number, "start_verification", people.dispatcher)
     app.cases.advance(number, "classify_ban", people.dispatcher, {"plan": "依法取缔"})
+    # the utilities cut in time (their own 3wd deadlines): what is left is the town's
+    app.cases.complete_item(number, "cut_water", people.water, evidence=[photo(1)])
+    app.cases.complete_item(number, "cut_power", people.power, {"meter_reading": "8"}, evidence=[photo(2)])
     box = Outbox(app)
     box.new()
     # clearing: 15 calendar days from 2026-09-30 → due 10-15, overdue from 10-16 00:00

@@ -20,10 +20,18 @@ every midnight. What happens (Asia/Shanghai):
      (3wd after assignment, on time), approved, closed Fri with 基本满意.
 - S  a site in 孔城镇: verified and classified for ban Mon, cleared Wed, accepted (验收通过) Fri.
 
-Columns, by hand. 办结 counts each answer (and a site's passed acceptance) in the week, so a case
-answered again after a reopen counts twice; 按期 compares with the deadline running at that
-moment; 满意率 is over the week's close/reopen ratings; 重办 counts send-backs and reopens;
-平均用时 is in working days from assignment to each answer.
+Columns, by hand, over the obligations each unit owed (cases.figures): a late obligation is its
+own unit's. 交办数 counts the 签收 obligations opened in the week, 按期签收率 those signed for on
+time (B's was late), 退回数 those discharged by returning the case; 办结数 counts the 办结
+obligations discharged (each answer, the site's submission for acceptance), so a case answered
+again after a reopen counts twice; 按期办结率 is over every obligation the unit discharged in the
+week (power: A's and B's 签收, both answers and 断电 — B's late 签收 makes 4 of 5); 平均用时 is in
+working days from the 办结 obligation's opening (signing for) to the answer; 满意率 is over the
+week's close/reopen ratings of the unit's cases; 重办 counts 办结 obligations opened again by a
+send-back or a reopening; 当前超期 the obligations open and overdue at the end of the week, 累计超期
+those that went overdue this year; the levels count obligations standing at each level. The
+office (sti) owes its own reviews and calls, all on time. Ranked by the week's assessment score
+(config/assessment.yaml): equal scores share a rank.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -48,19 +56,22 @@ ANSWER = {"result": "resolved", "reply": "已办结", "signed_by": "李主任"}
 # unit: assigned, 按期签收率, returned, completed, 按期办结率, current overdue, total overdue, avg days,
 #       extensions, 满意率, reworks, warned, overdue, supervised, listed
 EXPECTED = {
-    "power": (2, "50.0%", 0, 2, "100.0%", 0, 1, 3.0, 1, "100.0%", 1, 1, 1, 0, 0),
-    "drc": (1, "100.0%", 0, 2, "100.0%", 0, 0, 2.0, 0, "50.0%", 1, 0, 0, 0, 0),
-    "kongcheng": (0, "—", 0, 1, "100.0%", 0, 0, "—", 0, "—", 0, 0, 0, 0, 0),
-    "water": (1, "—", 1, 0, "—", 0, 0, "—", 0, "—", 0, 0, 0, 0, 0),
-    "ecology": (0, "—", 0, 0, "—", 1, 1, "—", 0, "—", 0, 1, 1, 0, 0),
-    "market_regulation": (0, "—", 0, 1, "0.0%", 0, 1, 7.0, 0, "—", 0, 1, 1, 0, 0),
+    "kongcheng": (0, "—", 0, 1, "100.0%", 0, 0, 0.0, 0, "—", 0, 1, 0, 0, 0),
+    "sti": (0, "—", 0, 0, "100.0%", 0, 0, "—", 0, "—", 0, 0, 0, 0, 0),
+    "ecology": (0, "—", 0, 0, "100.0%", 1, 1, "—", 0, "—", 0, 0, 1, 0, 0),
+    "drc": (1, "100.0%", 0, 2, "100.0%", 0, 0, 1.0, 0, "50.0%", 1, 0, 0, 0, 0),
+    "power": (2, "50.0%", 0, 2, "80.0%", 0, 1, 2.0, 1, "100.0%", 1, 0, 1, 0, 0),
+    "water": (1, "—", 1, 0, "100.0%", 0, 0, "—", 0, "—", 0, 0, 0, 0, 0),
+    "market_regulation": (0, "—", 0, 1, "0.0%", 0, 1, 7.0, 0, "—", 0, 0, 1, 0, 0),
 }
-RANKED = ["power", "drc", "kongcheng", "water", "ecology", "market_regulation"]
-"""By 按期办结率 (none completed counts as full), then fewer current overdue cases, then 满意率,
-then the unit's name."""
+RANKED = ["kongcheng", "sti", "ecology", "drc", "power", "water", "market_regulation"]
+"""By score: 100, 100 (both first), 98 (one overdue: −2), 80, 78, 77.8, 30; ties by the unit's name.
+power: (15×50% + 35×80% + 25×100% + 10×(1−0) + 15×(1−½)) / 100 = 78."""
 FIELDS = ("assigned", "on_time_accept_rate", "returned", "completed", "on_time_rate", "current_overdue",
           "total_overdue", "avg_days", "extensions", "satisfaction_rate", "reworks", "warned", "overdue",
           "supervised", "listed")  # fmt: skip
+SCORES = {"kongcheng": 100.0, "sti": 100.0, "ecology": 98.0, "drc": 80.0, "power": 78.0, "water": 77.8,
+          "market_regulation": 30.0}  # fmt: skip
 
 
 def at(day: str, hh: int = 0, mm: int = 0) -> datetime:
@@ -158,11 +169,16 @@ def test_bulletin_figures_per_unit_ranked(app, week):
         assert {f: rows[unit][f] for f in FIELDS} == dict(zip(FIELDS, figures, strict=True)), unit
         assert rows[unit]["unit_name"] == app.org.name(unit)
     assert [r["unit"] for r in data["rows"]] == RANKED
-    assert [r["rank"] for r in data["rows"]] == list(range(1, len(RANKED) + 1))
-    # the list of overdue cases: the one still overdue now (E was answered, B accepted)
+    assert {r["unit"]: r["score"] for r in data["rows"]} == SCORES
+    assert [r["rank_label"] for r in data["rows"]] == ["1", "1", "3", "4", "5", "6", "7"]
+    assert data["red"] == ["孔城镇", "市科经局", "市生态环境分局"]
+    assert data["black"] == ["市市场监管局", "市供水集团公司", "市供电公司"]
+    # the overdue list: what is still overdue now (E was answered, B accepted), naming who owes it
     assert [c["number"] for c in data["overdue_cases"]] == [week["D"]]
     [d] = data["overdue_cases"]
-    assert (d["due_date"], d["lead_unit_name"], d["supervision"]) == ("2026-10-14", "市生态环境分局", "overdue")
+    assert (d["due_date"], d["obligation_label"], d["unit_name"], d["supervision"]) == (
+        "2026-10-14", "办理并答复", "市生态环境分局", "overdue"
+    )
 
 
 def test_other_weeks_count_only_their_own_events(app, week):
@@ -186,10 +202,11 @@ def test_bulletin_documents(app, week, tmp_path):
     assert header[:4] == ["排名", "单位", "交办数", "按期签收率"] and "满意率" in header and "挂牌督办" in header
     body = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
     assert len(body) == len(RANKED)
-    assert [(r[0], r[1]) for r in body] == [(i, app.org.name(u)) for i, u in enumerate(RANKED, start=1)]
-    power = dict(zip(header, body[0], strict=True))
+    labels = ["1", "1", "3", "4", "5", "6", "7"]
+    assert [(r[0], r[1]) for r in body] == [(label, app.org.name(u)) for label, u in zip(labels, RANKED, strict=True)]
+    power = dict(zip(header, body[RANKED.index("power")], strict=True))
     assert (power["交办数"], power["按期签收率"], power["延期数"], power["重办数"], power["平均用时(工作日)"]) == (
-        2, "50.0%", 1, 1, 3
+        2, "50.0%", 1, 1, 2
     )  # fmt: skip
     overdue = workbook["超期案件"]
     assert [c.value for c in overdue[1]][:2] == ["编号", "标题"]
@@ -336,7 +353,8 @@ def test_a_case_supervised_by_hand_that_then_passes_its_deadline_counts_as_overd
     assert [e["trigger"] for e in app.cases.history(number)][-2:] == ["supervise", "record_overdue"]
     rows = {r["unit"]: r for r in app.periodic.bulletin_data("2026-W43")["rows"]}
     assert (rows["drc"]["current_overdue"], rows["drc"]["total_overdue"]) == (1, 1)
-    assert (rows["drc"]["overdue"], rows["drc"]["supervised"], rows["drc"]["listed"]) == (0, 0, 0)
+    # its obligation stands at 督办 (raised by hand), never at 逾期催办
+    assert (rows["drc"]["overdue"], rows["drc"]["supervised"], rows["drc"]["listed"]) == (0, 1, 0)
     Week(app, at("2026-10-21")).until(at("2026-10-28", 9))  # listed: still one overdue case
     rows = {r["unit"]: r for r in app.periodic.bulletin_data("2026-W44")["rows"]}
     assert (rows["drc"]["total_overdue"], rows["drc"]["listed"]) == (1, 1)
@@ -346,4 +364,7 @@ def test_registering_a_problem_adds_no_bulletin_row(app, actors, clock):
     clock.set(at("2026-10-12", 9))
     new_enterprise_case(app, town="longteng")
     clock.set(at("2026-10-12", 10))
-    assert app.periodic.bulletin_data(WEEK)["rows"] == []
+    # the office owes the 交办 (it is counted when done); nobody else owes anything yet
+    [row] = app.periodic.bulletin_data(WEEK)["rows"]
+    assert (row["unit"], row["score"], row["rank_label"], row["assigned"], row["completed"]) == ("sti", "—", "—", 0, 0)
+

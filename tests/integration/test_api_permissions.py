@@ -55,6 +55,7 @@ WHO: dict[tuple[str, str], set[str]] = {
     (E, "supervise"): {"dispatcher"},  # §5: raised by hand by a dispatcher
     (E, "list"): {"dispatcher"},
     (S, "start_verification"): {"dispatcher", "handler:town"},
+    (S, "submit_findings"): {"handler:town"},
     (S, "dismiss"): {"dispatcher"},
     (S, "classify_ban"): {"dispatcher"},
     (S, "classify_rectify"): {"dispatcher"},
@@ -186,6 +187,7 @@ ROWS = [
     Row(E, "supervise", "e_in_progress", "assigned", "in_progress", REASON, ("power",)),
     Row(E, "list", "e_in_progress", "assigned", "in_progress", REASON, ("power",)),
     Row(S, "start_verification", "s_reported", "verifying", "verifying", {}, ("kongcheng", "ecology")),
+    Row(S, "submit_findings", "s_verifying", "verifying", "verifying", {"notes": "现场核实：无证生产"}, ("kongcheng",)),
     Row(S, "dismiss", "s_verifying", "verifying", "dismissed", REASON, ("kongcheng",)),
     Row(S, "classify_ban", "s_verifying", "verifying", "clearing", {"plan": "取缔", "cut_gas": "yes"}, ("kongcheng",)),
     Row(

@@ -376,7 +376,7 @@ def test_todo_lists_what_waits_on_the_callers_unit_by_deadline(api_env: ApiEnv, 
         cut, "cut_power", power_actor, {"meter_reading": "1"}, evidence=[Upload("p.png", tiny_png(301))]
     )
 
-    response = power.get("/api/todo", params={"page_size": 500})
+    response = power.get("/api/todo/cases", params={"page_size": 500})
     assert response.status_code == 200, response.text
     page = response.json()
     assert page["total"] == len(page["items"])
@@ -393,11 +393,11 @@ def test_todo_lists_what_waits_on_the_callers_unit_by_deadline(api_env: ApiEnv, 
     for case in page["items"]:
         assert case["lead_unit"] == "power" or case["type"] == "scattered_polluting", case
     # the office's to-do has the answered case (waiting on its review), not the power company's
-    office_todo = [c["number"] for c in office.get("/api/todo", params={"page_size": 500}).json()["items"]]
+    office_todo = [c["number"] for c in office.get("/api/todo/cases", params={"page_size": 500}).json()["items"]]
     assert answered in office_todo and assigned not in office_todo and simple not in office_todo
     # pagination of the same list
-    first = power.get("/api/todo", params={"page_size": 2, "page": 1}).json()
-    second = power.get("/api/todo", params={"page_size": 2, "page": 2}).json()
+    first = power.get("/api/todo/cases", params={"page_size": 2, "page": 1}).json()
+    second = power.get("/api/todo/cases", params={"page_size": 2, "page": 2}).json()
     assert [c["number"] for c in first["items"] + second["items"]] == [c["number"] for c in page["items"][:4]]
     assert first["total"] == page["total"]
 

@@ -148,7 +148,8 @@ def test_states_along_the_walk(site: SiteWalk) -> None:
 
 def test_allowed_triggers_follow_the_user(site: SiteWalk) -> None:
     assert site.docs["new"]["allowed_triggers"] == ["start_verification"]
-    assert site.docs["start_verification"]["allowed_triggers"] == []  # only the office classifies
+    # the town hands in its findings; only the office classifies
+    assert site.docs["start_verification"]["allowed_triggers"] == ["submit_findings"]
     # the town submits the clearance; the office may only raise the case by hand
     assert set(site.docs["classify_ban"]["allowed_triggers"]) == RAISE_BY_HAND
     assert site.docs["cut_power"]["allowed_triggers"] == []  # the power company submits nothing

@@ -17,7 +17,7 @@ from workflow.clock import SHANGHAI
 LATER = "2026-10-20T10:00:00+08:00"
 MUCH_LATER = "2026-12-01T10:00:00+08:00"
 LADDER = [("warned", "warn"), ("overdue", "mark_overdue"), ("supervised", "supervise"), ("listed", "list")]
-STEP_KEYS = {"case", "action", "level", "to_state", "scheduled_for"}
+STEP_KEYS = {"case", "action", "level", "to_state", "scheduled_for", "obligation"}
 
 _HOLIDAYS = [("2026-09-25", "2026-09-27"), ("2026-10-01", "2026-10-07")]
 _ADJUSTED = {date(2026, 9, 20), date(2026, 10, 10)}
@@ -67,10 +67,16 @@ def expected_steps(cases: list[dict[str, Any]], now: datetime) -> list[tuple[str
 
 
 def as_tuples(steps: list[dict[str, Any]]) -> list[tuple[str, str, str | None, str, datetime]]:
+    """The steps of the cases' own clocks (an obligation's own ladder, ``obligation`` set, is
+    tests/contract/test_obligations.py's)."""
     for step in steps:
         assert set(step) == STEP_KEYS, step
     return sorted(
-        ((s["case"], s["action"], s["level"], s["to_state"], datetime.fromisoformat(s["scheduled_for"])) for s in steps),
+        (
+            (s["case"], s["action"], s["level"], s["to_state"], datetime.fromisoformat(s["scheduled_for"]))
+            for s in steps
+            if s["obligation"] is None
+        ),
         key=lambda s: (s[0], s[4]),
     )
 
@@ -111,7 +117,7 @@ def test_sweep_json_lists_the_due_steps_then_none(db: Cli):
     assert document["skipped"] == []
     # per case, the steps are listed in ladder order
     for number in {e[0] for e in expected}:
-        actions = [s["action"] for s in document["steps"] if s["case"] == number]
+        actions = [s["action"] for s in document["steps"] if s["case"] == number and s["obligation"] is None]
         assert actions == [a for _, a in LADDER][: len(actions)], number
 
     again = later.json("sweep")
@@ -121,7 +127,8 @@ def test_sweep_json_lists_the_due_steps_then_none(db: Cli):
     for case in before:
         mine = [e for e in expected if e[0] == case["number"]]
         assert after[case["number"]]["supervision"] == (mine[-1][2] if mine else "normal")
-        assert after[case["number"]]["version"] == case["version"] + len(mine)
+        own = [s for s in document["steps"] if s["case"] == case["number"] and s["obligation"] is not None]
+        assert after[case["number"]]["version"] == case["version"] + len(mine) + len(own)
 
 
 def test_each_step_is_one_system_event_in_the_history(db: Cli):
@@ -146,7 +153,9 @@ def test_after_downtime_one_run_catches_up_and_the_next_finds_nothing(db: Cli):
     assert expected, "some steps fall due between the two runs"
     document = much_later.json("sweep")
     assert as_tuples(document["steps"]) == expected
-    assert not {(s["case"], s["action"]) for s in done} & {(s["case"], s["action"]) for s in document["steps"]}
+    assert not {(s["case"], s["action"], s["obligation"]) for s in done} & {
+        (s["case"], s["action"], s["obligation"]) for s in document["steps"]
+    }
     result = much_later.ok("sweep")
     assert "没有到期事项" in result.stdout
     assert much_later.json("sweep")["steps"] == []

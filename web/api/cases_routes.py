@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cases.service import Upload
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
-from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, ErrorBody, Event
+from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, ErrorBody, Event, TodoList
 from workflow.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["cases"], responses=ERRORS)
@@ -56,8 +56,16 @@ def list_cases(
     )  # fmt: skip
 
 
-@router.get("/todo", response_model=CasePage, summary="我的待办：等待本单位办理的案件，按期限排序")
-def todo(
+@router.get(
+    "/todo", response_model=TodoList, summary="我的待办：本单位此刻可以办理的责任事项（最紧急的在前），及等待其他单位的事项"
+)
+def todo(app: AppDep, actor: ActorDep) -> Any:
+    result = app.cases.todo(actor)
+    return {**result, "total": len(result["items"])}
+
+
+@router.get("/todo/cases", response_model=CasePage, summary="等待本单位办理的案件（按期限排序，分页）")
+def todo_cases(
     app: AppDep,
     actor: ActorDep,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,

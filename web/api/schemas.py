@@ -46,6 +46,30 @@ class Item(BaseModel):
     data: dict[str, Any]
 
 
+class ObligationView(BaseModel):
+    """One obligation (责任事项) of a case: what one unit owes, its deadline and level."""
+
+    key: str
+    label: str
+    kind: str
+    unit: str
+    unit_name: str
+    roles: list[str]
+    ready: bool
+    opened_at: str | None
+    due_date: str | None
+    due_at: str | None
+    due_provisional: bool
+    level: str
+    level_label: str
+    open: bool
+    overdue: bool
+    closed_at: str | None
+    closed_by: str | None
+    outcome: str | None
+    on_time: bool | None
+
+
 class CaseView(BaseModel):
     id: int
     number: str
@@ -72,6 +96,7 @@ class CaseView(BaseModel):
     category: str | None
     raised_to_convenors: str | None
     items: list[Item] = Field(default_factory=list)
+    obligations: list[ObligationView] = Field(default_factory=list)
     created_by: str
     created_at: str | None
     updated_at: str | None
@@ -95,6 +120,24 @@ class CaseSummary(BaseModel):
     town: str | None
     version: int
     allowed_triggers: list[str]
+
+
+class TodoEntry(ObligationView):
+    number: str
+    type: str
+    title: str
+    state: str
+
+
+class TodoList(BaseModel):
+    unit: str
+    unit_name: str
+    items: list[TodoEntry]
+    """The open obligations of the caller's unit the caller can act on now, most urgent first."""
+    total: int
+    waiting_on_others: list[TodoEntry]
+    """What the cases the caller's unit leads wait on from other units, and its own obligations
+    that wait on another unit first."""
 
 
 class CasePage(BaseModel):
