@@ -6,6 +6,10 @@ fires the ``transitions`` machine, updates the case row, appends a hash-chained 
 commits. The baseline does per advance: BEGIN IMMEDIATE; SELECT the case row; UPDATE it;
 INSERT an event row; COMMIT. Target (issue 2): ≥ 2,000 advances/s and a ratio ≥ 0.10.
 
+Each run also times the engine with the responsibility list switched off (``reconcile`` replaced
+by a stub that owes nothing): issue 11's target is that obligations cost at most 1.2 × the
+advance without them, in the same run.
+
     python bench/advance.py [--cases 1000] [--runs 5]
 """
 
@@ -21,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from caseflow.app import build  # noqa: E402
+from cases import obligations  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from workflow.org import Actor  # noqa: E402
 
@@ -44,6 +49,16 @@ def engine_run(directory: Path, cases: int) -> float:
     elapsed = time.perf_counter() - started
     app.close()
     return 2 * cases / elapsed
+
+
+def engine_without_obligations(directory: Path, cases: int) -> float:
+    """``engine_run`` with the obligations' reconciliation stubbed out (the cost they add)."""
+    real = obligations.reconcile
+    obligations.reconcile = lambda *args, **kwargs: obligations.Reconciled((), "normal")  # type: ignore[assignment]
+    try:
+        return engine_run(directory, cases)
+    finally:
+        obligations.reconcile = real  # type: ignore[assignment]
 
 
 def raw_run(directory: Path, cases: int) -> float:
@@ -89,18 +104,24 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1000, help="cases per run (2 advances each)")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    engine, raw = [], []
+    engine, bare, raw = [], [], []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="caseflow-bench-") as tmp:
-            engine.append(engine_run(Path(tmp), args.cases))
+            (Path(tmp) / "with").mkdir()
+            (Path(tmp) / "without").mkdir()
+            engine.append(engine_run(Path(tmp) / "with", args.cases))
+            bare.append(engine_without_obligations(Path(tmp) / "without", args.cases))
             raw.append(raw_run(Path(tmp), args.cases))
         print(
-            f"run {run + 1}: engine {engine[-1]:8.0f}/s   raw sqlite3 {raw[-1]:8.0f}/s   ratio {engine[-1] / raw[-1]:.3f}"
+            f"run {run + 1}: engine {engine[-1]:8.0f}/s   without obligations {bare[-1]:8.0f}/s   "
+            f"raw sqlite3 {raw[-1]:8.0f}/s   ratio {engine[-1] / raw[-1]:.3f}   cost of obligations {bare[-1] / engine[-1]:.2f}×"
         )
-    e, r = statistics.median(engine), statistics.median(raw)
-    print(f"median of {args.runs} runs: engine {e:.0f} advances/s, raw {r:.0f} writes/s, ratio {e / r:.3f}")
+    e, b, r = statistics.median(engine), statistics.median(bare), statistics.median(raw)
+    print(f"median of {args.runs} runs: engine {e:.0f} advances/s, without obligations {b:.0f}/s, raw {r:.0f} writes/s, "
+          f"ratio {e / r:.3f}, obligations cost {b / e:.2f}×")  # fmt: skip
     print(
-        f"targets: ≥ 2000 advances/s {'met' if e >= 2000 else 'NOT met'}; ratio ≥ 0.10 {'met' if e / r >= 0.10 else 'NOT met'}"
+        f"targets: ≥ 2000 advances/s {'met' if e >= 2000 else 'NOT met'}; ratio ≥ 0.10 {'met' if e / r >= 0.10 else 'NOT met'}; "
+        f"obligations ≤ 1.2× {'met' if b / e <= 1.2 else 'NOT met'}"
     )
 
 

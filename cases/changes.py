@@ -67,11 +67,11 @@ def write_change(
     ``payload['unit']``)."""
     if stored:
         payload["evidence"] = [f.sha256 for f in stored]
-    owed = obligations.reconcile(
+    result = obligations.reconcile(
         conn, rulebook, draft, {**row, **(columns or {}), "flags": draft.flags},
         actor=actor, actor_unit=payload.get("unit"), trigger=trigger, now=now, calendar=calendar,
     )  # fmt: skip
-    unit_marks = obligations.marks(rulebook, draft, owed)
+    unit_marks = obligations.marks(rulebook, draft, result.owed)
     if unit_marks != (row["flags"] or {}).get("units"):
         repo.set_units(conn, row["id"], (row["flags"] or {}).get("units") or {}, unit_marks)
         draft.flags["units"] = unit_marks
@@ -89,6 +89,7 @@ def write_change(
         "closed_at": (row["closed_at"] or now) if closing else None,
         **(columns or {}),
     }
+    changes["supervision"] = obligations.shown_level(changes.get("ladder_level", row["ladder_level"]), result.level)
     # Only what changed is written: unchanged indexed columns keep their index entries.
     written = {k: v for k, v in changes.items() if row[k] != v}
     written.update(version=row["version"] + 1, updated_at=now, event_seq=seq, head_hash=head)

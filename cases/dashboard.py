@@ -220,9 +220,9 @@ class Dashboard:
         if f.supervision:
             if f.supervision not in LEVELS:
                 raise InvalidInput("supervision", f"未知督办级别“{f.supervision}”")
-            c.append(CASES.c.ladder_level == f.supervision)
+            c.append(CASES.c.supervision == f.supervision)
         if f.overdue:
-            c.append(CASES.c.ladder_level.in_(OVERDUE_LEVELS))
+            c.append(CASES.c.supervision.in_(OVERDUE_LEVELS))
         if f.town:
             c.append(CASES.c.town == self.org.resolve(f.town, "town"))
         if f.unit:
@@ -302,7 +302,7 @@ class Dashboard:
         by_level: dict[str, int] = defaultdict(int)
         by_town: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         total = 0
-        columns = (CASES.c.state, CASES.c.type, CASES.c.ladder_level, CASES.c.town)
+        columns = (CASES.c.state, CASES.c.type, CASES.c.supervision, CASES.c.town)
         with self.db.read() as conn:
             stmt = select(*columns, func.count()).where(CASES.c.state.in_(open_states)).group_by(*columns)
             for state, kind, level, town, n in conn.execute(stmt):
@@ -314,7 +314,7 @@ class Dashboard:
             waiting = {u: n for u, n in conn.execute(
                 select(UNITS.c.unit, func.count()).where(UNITS.c.waiting.is_(True)).group_by(UNITS.c.unit)
             )}  # fmt: skip
-            late = select(CASES.c.id).where(CASES.c.ladder_level.in_(OVERDUE_LEVELS))
+            late = select(CASES.c.id).where(CASES.c.supervision.in_(OVERDUE_LEVELS))
             stmt = (
                 select(UNITS.c.unit, func.count())
                 .where(and_(UNITS.c.waiting.is_(True), UNITS.c.case_id.in_(late)))

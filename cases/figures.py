@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 
 from cases.models import Case, CaseEvent
 from cases.obligations import OBLIGATIONS
@@ -169,49 +169,50 @@ def _in(column: Any, start: datetime, end: datetime) -> Any:
     return and_(column >= start, column < end)
 
 
+def _count(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
 def unit_figures(
     conn: Connection, period: Period, now: datetime, calendar: WorkingCalendar
 ) -> dict[str, UnitFigures]:
-    """The figures of every unit that owed anything in the period (see the module docstring)."""
+    """The figures of every unit that owed anything in the period (see the module docstring):
+    one ``GROUP BY unit`` over the obligations active in the period, plus the working days of
+    the ones completed in it."""
     start, end = period.start, period.end
     as_of = min(end, now)
     o = OBLIGATIONS
     active = and_(o.c.opened_at < end, or_(o.c.closed_at.is_(None), o.c.closed_at >= start))
-    late_by = and_(o.c.due_at.is_not(None), _in(o.c.due_at, start, as_of))
-    stmt = select(o).where(or_(active, late_by))
+    late_by = and_(o.c.due_at.is_not(None), o.c.due_at >= start, o.c.due_at < as_of)
+    opened_in = _in(o.c.opened_at, start, end)
+    done_in = and_(o.c.closed_at.is_not(None), _in(o.c.closed_at, start, end), o.c.outcome == "done")
+    accept, complete, on_time = o.c.measure == "accept", o.c.measure == "complete", o.c.on_time.is_(True)
+    returned = o.c.closed_trigger == "return"
+    open_at_end = and_(o.c.opened_at < as_of, or_(o.c.closed_at.is_(None), o.c.closed_at >= as_of))
+    columns = {
+        "assigned": _count(and_(accept, opened_in)),
+        "accepted": _count(and_(accept, done_in, ~returned)),
+        "accepted_on_time": _count(and_(accept, done_in, ~returned, on_time)),
+        "returned": _count(and_(accept, done_in, returned)),
+        "done": _count(done_in),
+        "done_on_time": _count(and_(done_in, on_time)),
+        "completed": _count(and_(complete, done_in)),
+        "reworks": _count(and_(complete, opened_in, o.c.opened_trigger.in_(("send_back", "reopen")))),
+        "overdue_open": _count(and_(open_at_end, o.c.due_at.is_not(None), o.c.due_at <= as_of)),
+        "went_overdue": _count(and_(late_by, or_(o.c.closed_at.is_(None), o.c.closed_at >= o.c.due_at))),
+        **{level: _count(and_(active, o.c.level == level)) for level in LEVELS_COUNTED},
+    }
+    stmt = select(o.c.unit, *(c.label(name) for name, c in columns.items())).where(or_(active, late_by)).group_by(o.c.unit)
     figures: dict[str, UnitFigures] = {}
+    for row in conn.execute(stmt):
+        figures[row.unit] = UnitFigures(row.unit, **{name: int(getattr(row, name) or 0) for name in columns})
 
     def of(unit: str) -> UnitFigures:
         return figures.setdefault(unit, UnitFigures(unit))
 
-    for ob in conn.execute(stmt):
-        f = of(ob.unit)
-        opened_in = start <= ob.opened_at < end
-        closed_in = ob.closed_at is not None and start <= ob.closed_at < end
-        done_in = closed_in and ob.outcome == "done"
-        if ob.measure == "accept":
-            f.assigned += opened_in
-            if done_in and ob.closed_trigger == "return":
-                f.returned += 1
-            elif done_in:
-                f.accepted += 1
-                f.accepted_on_time += bool(ob.on_time)
-        if done_in:
-            f.done += 1
-            f.done_on_time += bool(ob.on_time)
-        if ob.measure == "complete":
-            if done_in:
-                f.completed += 1
-                f.days.append(max(0, calendar.working_days_between(_day(ob.opened_at), _day(ob.closed_at))))
-            f.reworks += opened_in and ob.opened_trigger in ("send_back", "reopen")
-        open_at_end = ob.opened_at < as_of and (ob.closed_at is None or ob.closed_at >= as_of)
-        if open_at_end and ob.due_at is not None and ob.due_at <= as_of:
-            f.overdue_open += 1
-        if ob.due_at is not None and start <= ob.due_at < as_of and (ob.closed_at is None or ob.closed_at >= ob.due_at):
-            f.went_overdue += 1
-        if ob.opened_at < end and (ob.closed_at is None or ob.closed_at >= start):
-            for level in LEVELS_COUNTED:
-                setattr(f, level, getattr(f, level) + (ob.level == level))
+    completed = select(o.c.unit, o.c.opened_at, o.c.closed_at).where(and_(complete, done_in))
+    for unit, opened_at, closed_at in conn.execute(completed):
+        of(unit).days.append(max(0, calendar.working_days_between(_day(opened_at), _day(closed_at))))
     _case_figures(conn, start, end, of)
     return figures
 

@@ -378,6 +378,7 @@ class LedgerImport:
             wanted = owed(rulebook, p.draft)  # the imported case is in its units' 待办 at once
             p.draft.flags["units"] = obligations.marks(rulebook, p.draft, wanted)
             p.meta["flags"] = p.draft.flags
+            p.meta["supervision"] = p.meta.get("ladder_level") or "normal"  # its obligations open at normal
             owed_by_plan.append((rulebook, wanted))
             number = numbers[id(p)]
             prev, events = audit.GENESIS, []

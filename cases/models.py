@@ -19,6 +19,8 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_case_type_state", "type", "state"),
         Index("ix_case_next_check_at", "next_check_at"),
+        Index("ix_case_supervision", "supervision"),
+        Index("ix_case_board_supervision", "state", "type", "supervision", "town"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -39,6 +41,10 @@ class Case(SQLModel, table=True):
     due_date: date | None = None
     due_provisional: bool = False
     ladder_level: str = Field(default="normal", max_length=16)
+    """The level of the case's own clock (its running deadline's ladder)."""
+    supervision: str = Field(default="normal", max_length=16, sa_column_kwargs={"server_default": "normal"})
+    """What the case shows and lists filter by: the highest level of its clock and its open
+    obligations (a late 断水 makes the site's case 挂牌督办 while its own clock is in time)."""
     deadline_seq: int = 0
     next_check_at: datetime | None = None
     created_by: str = Field(max_length=64)

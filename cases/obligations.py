@@ -10,6 +10,7 @@ lists and figures is ``cases.responsibility``'s.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,14 @@ from workflow.obligations import Owed, due_of, owed
 from workflow.rulebook import Rulebook
 
 OBLIGATIONS = Obligation.__table__
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    owed: Sequence[Owed]
+    """What the case owes now."""
+    level: str
+    """The highest supervision level among its open obligations."""
 _OPEN_OF = (
     select(OBLIGATIONS)
     .where(and_(OBLIGATIONS.c.case_id == bindparam("case_id"), OBLIGATIONS.c.closed_at.is_(None)))
@@ -79,7 +88,7 @@ def reconcile(
     calendar: WorkingCalendar,
     fresh: bool = False,
     wanted: Sequence[Owed] | None = None,
-) -> Sequence[Owed]:
+) -> "Reconciled":
     """Make the case's open obligations what ``draft`` owes now; ``row`` is the case row with its
     new clock columns; ``fresh``: a case just inserted (nothing to read); ``wanted``: what it owes,
     if the caller asked ``workflow.obligations.owed`` already. Returns what is owed."""
@@ -115,7 +124,16 @@ def reconcile(
     new = opening_rows(rulebook, row, [o for key, o in by_key.items() if key not in seen], trigger, now, calendar)
     if new:
         conn.execute(_INSERT, new)
-    return wanted
+    closing = {u["_id"] for u in updates if "closed_at" in u}
+    levels = {ob.id: next((u.get("level") for u in updates if u["_id"] == ob.id and "level" in u), ob.level)
+              for ob in current if ob.id not in closing}  # fmt: skip
+    top = max([*levels.values(), *(n["level"] for n in new)], key=ladder.rank, default="normal")
+    return Reconciled(wanted, top)
+
+
+def shown_level(clock_level: str, obligation_level: str) -> str:
+    """What a case shows: the higher of its own clock's level and its open obligations' highest."""
+    return max(clock_level or "normal", obligation_level or "normal", key=ladder.rank)
 
 
 def opening_rows(

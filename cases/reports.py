@@ -7,7 +7,6 @@ assessment, with the overdue obligations. Rendering and sending them is ``notifi
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,12 +18,11 @@ from cases.definitions import Definitions
 from cases.figures import Period, parse_period, totals, unit_figures
 from cases.models import Case, CaseEvent, CaseItem
 from cases.obligations import OBLIGATIONS
-from cases.views import is_open, local
+from cases.views import local
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.errors import InvalidInput
 from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
-from workflow.rules import RELATIONS
 
 CASES, EVENTS, ITEMS = Case.__table__, CaseEvent.__table__, CaseItem.__table__
 OVERDUE_LEVELS = ("overdue", "supervised", "listed")
@@ -47,26 +45,9 @@ def previous_week(now: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _open_cases(conn: Connection) -> Iterator[Any]:
-    last = 0
-    while True:
-        rows = list(
-            conn.execute(
-                select(CASES)
-                .where(and_(CASES.c.id > last, CASES.c.due_at.is_not(None)))
-                .order_by(CASES.c.id)
-                .limit(BATCH)
-            )
-        )
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id
-
-
 def case_brief(row: Any, definitions: Definitions, conn: Connection) -> dict[str, Any]:
     rulebook = definitions.pinned(conn, row.definition_version)
-    level = row.ladder_level
+    level = row.supervision
     return {
         "number": row.number,
         "title": row.title,
@@ -92,60 +73,34 @@ class UnitWaiting:
 def waiting_by_unit(
     conn: Connection, definitions: Definitions, calendar: WorkingCalendar, now: datetime
 ) -> dict[str, UnitWaiting]:
-    """Open cases per unit they wait on: 待办, 临期 (due today or the next working day), 逾期."""
+    """Each unit's 待办 for the daily digest: its open obligations it can act on now (the same
+    list as ``caseflow todo``), 临期 (due today or the next working day) and 逾期, most urgent
+    first; each entry is the case's brief with the obligation's label, deadline and level."""
     today = now.astimezone(SHANGHAI).date()
     soon = calendar.next_working_day(today)
+    o = OBLIGATIONS
+    stmt = (
+        select(o.c.unit, o.c.label, o.c.due_date, o.c.due_at, o.c.level, CASES)
+        .join(CASES, CASES.c.id == o.c.case_id)
+        .where(and_(o.c.closed_at.is_(None), o.c.ready.is_(True)))
+        .order_by(o.c.due_at.is_(None), o.c.due_at, o.c.id)
+    )
     result: dict[str, UnitWaiting] = defaultdict(UnitWaiting)
-    open_items: dict[int, set[str]] = defaultdict(set)
-    for item in conn.execute(select(ITEMS.c.case_id, ITEMS.c.executor).where(ITEMS.c.done.is_(False))):
-        if item.executor:
-            open_items[item.case_id].add(item.executor)
-    for row in _open_cases(conn):
-        rulebook = definitions.pinned(conn, row.definition_version)
-        if not is_open(row.state, rulebook) and row.state != "closed":
-            continue
-        clock = rulebook.spec.states[row.state].clock
-        if clock is None or clock.on_expiry != "ladder":
-            continue  # e.g. a closed site waiting for its revisit: nobody's to-do yet
-        draft_units = _responsible(row, rulebook, definitions.org.office)
-        units = draft_units | open_items.get(row.id, set())
+    for row in conn.execute(stmt):
         brief = case_brief(row, definitions, conn)
-        overdue = row.due_at <= now
-        due_soon = not overdue and row.due_date is not None and row.due_date <= soon
-        for unit in units:
-            bucket = result[unit]
-            bucket.todo.append(brief)
-            if overdue:
-                bucket.overdue.append(brief)
-            elif due_soon:
-                bucket.due_soon.append(brief)
+        level = row.level
+        brief.update(
+            obligation_label=row.label, due_date=row.due_date.isoformat() if row.due_date else "",
+            due_at=(local(row.due_at) or "")[:16].replace("T", " "), supervision=level,
+            supervision_label=LEVEL_LABELS.get(level, level), supervision_colour=LEVEL_COLOURS.get(level, ""),
+        )  # fmt: skip
+        bucket = result[row.unit]
+        bucket.todo.append(brief)
+        if row.due_at is not None and row.due_at <= now:
+            bucket.overdue.append(brief)
+        elif row.due_date is not None and row.due_date <= soon:
+            bucket.due_soon.append(brief)
     return dict(result)
-
-
-def _responsible(row: Any, rulebook: Any, office: str) -> set[str]:
-    from cases.repository import to_draft
-
-    clock = rulebook.spec.states[row.state].clock
-    relation = clock.responsible if clock is not None else "office"
-    if relation == "office":
-        return {office}
-    return set(RELATIONS[relation](to_draft(row), rulebook.spec))
-
-
-def unit_of(row: Any, definitions: Definitions) -> str | None:
-    """The unit a case is counted for in the bulletin: its lead unit; before assignment the
-    office (for workflows with a lead unit), or else the site's town."""
-    if row.lead_unit:
-        return str(row.lead_unit)
-    return unassigned_unit(row, definitions)
-
-
-def unassigned_unit(row: Any, definitions: Definitions) -> str | None:
-    """Who a case is counted for while it has no lead unit."""
-    spec = definitions.specs.get(row.type)
-    if spec is not None and "lead_unit" in spec.fields:
-        return definitions.org.office
-    return str(row.town) if row.town else None
 
 
 def bulletin(

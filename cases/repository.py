@@ -229,7 +229,7 @@ def list_cases(
     if town:
         conditions.append(CASES.c.town == town)
     if supervision:
-        conditions.append(CASES.c.ladder_level == supervision)
+        conditions.append(CASES.c.supervision == supervision)
     if query:
         like = f"%{query}%"
         conditions.append(or_(CASES.c.number == query.upper(), CASES.c.title.like(like), CASES.c.uscc == query.upper()))

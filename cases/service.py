@@ -101,7 +101,7 @@ class CaseService:
                 "lead_unit": None, "town": inputs.get("town"), "uscc": inputs.get("uscc"),
                 "fields": inputs, "counters": {}, "co_units": {}, "flags": {},
                 "due_at": None, "due_date": None, "due_provisional": False,
-                "ladder_level": "normal", "deadline_seq": 0, "next_check_at": None,
+                "ladder_level": "normal", "supervision": "normal", "deadline_seq": 0, "next_check_at": None,
                 "created_by": actor.username, "created_at": now, "updated_at": now, "closed_at": None,
             }  # fmt: skip
             calendar = self.calendar(conn)
@@ -223,7 +223,7 @@ class CaseService:
                     wanted = obligations.reconcile(
                         conn, rulebook, draft, row, actor="system", actor_unit=None, trigger="backfill", now=now,
                         calendar=calendar, fresh=True,
-                    )  # fmt: skip
+                    ).owed  # fmt: skip
                     marks = obligations.marks(rulebook, draft, wanted)
                     before = (row["flags"] or {}).get("units") or {}
                     if marks != before:

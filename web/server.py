@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from caseflow.app import App
-from web.api import admin_routes, cases_routes, errors, ledger_job_routes, ledger_routes
+from web.api import admin_routes, cases_routes, errors, ledger_job_routes, ledger_routes, report_routes
 
 UPLOAD_SLACK = 1024 * 1024
 """Room for multipart framing and form fields on top of the evidence size limit."""
@@ -58,6 +58,7 @@ def create_web_app(app: App, *, on_startup: list[object] | None = None) -> FastA
     web.include_router(admin_routes.router)
     web.include_router(ledger_routes.router)
     web.include_router(ledger_job_routes.router)
+    web.include_router(report_routes.router)
     try:
         from web.ui import routes as ui_routes
     except ImportError:  # the pages are optional for an API-only deployment

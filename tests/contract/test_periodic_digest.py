@@ -118,7 +118,8 @@ def test_digest_on_a_working_morning(app, actors, scenario):
     assert power.subject == "【每日待办】市供电公司 2026-10-13：待办3件，临期1件，逾期0件"
     assert f"临期：{c['P2']}（期限2026-10-13）" in power.body_text
     assert "逾期：" not in power.body_text
-    for key, due in (("P1", "2026-10-26"), ("P2", "2026-10-13"), ("S", "2026-10-27")):
+    # the site's 断电 is the power company's with its own deadline: 3wd from the classification
+    for key, due in (("P1", "2026-10-26"), ("P2", "2026-10-13"), ("S", "2026-10-15")):
         assert c[key] in power.body_html and due in power.body_html
     for other in ("W1", "R", "D"):
         assert c[other] not in power.body_html
@@ -129,7 +130,8 @@ def test_digest_on_a_working_morning(app, actors, scenario):
     water = units["water"][("water", "inapp")]
     assert water.subject.endswith("待办2件，临期0件，逾期0件")
     assert c["W1"] in water.body_html and c["S"] in water.body_html and "2026-10-19" in water.body_html
-    assert units["kongcheng"][("kongcheng", "inapp")].subject.endswith("待办1件，临期0件，逾期0件")
+    # the town's three clears are three obligations of its own (as `caseflow todo` lists them)
+    assert units["kongcheng"][("kongcheng", "inapp")].subject.endswith("待办3件，临期0件，逾期0件")
 
     # the e-mails go at once (08:30 is within working hours); in-app rows are delivered already
     mail = [r for u in units.values() for r in u.values() if r.channel == "email"]
@@ -145,8 +147,10 @@ def test_the_next_morning_lists_what_fell_overdue(app, actors, scenario):
     morning(app, "2026-10-14")
     units = by_unit(digests(app, "2026-10-14"))
     power = units["power"][("power", "inapp")]
-    assert power.subject == "【每日待办】市供电公司 2026-10-14：待办3件，临期0件，逾期1件"
+    # its 断电 on the site is due tomorrow (10-15): 临期
+    assert power.subject == "【每日待办】市供电公司 2026-10-14：待办3件，临期1件，逾期1件"
     assert f"逾期：{c['P2']}（期限2026-10-13）" in power.body_text
+    assert f"临期：{c['S']}（期限2026-10-15）" in power.body_text
     assert "逾期催办" in power.body_html
     office = units["sti"][("dispatcher", "inapp")]
     assert office.subject.endswith("待办1件，临期0件，逾期1件") and f"逾期：{c['R']}" in office.body_text

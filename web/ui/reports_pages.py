@@ -22,7 +22,7 @@ from web.ui.labels import LEVEL_CSS, SYSTEM_TRIGGERS, item_labels, level_label, 
 from web.ui.routes import is_htmx, render
 from web.ui.session import Page, current_page
 from workflow.clock import SHANGHAI
-from workflow.errors import InvalidInput
+from workflow.errors import InvalidInput, PermissionDenied
 from workflow.ladder import LEVELS
 
 router = APIRouter(include_in_schema=False)
@@ -75,14 +75,20 @@ def dashboard(request: Request, page: PageDep) -> Response:
                [_link("/cases", closed_from=w["from"], closed_to=w["to"], sort="newest") for w in weeks]),
         Series("新增逾期", "fill-yellow", [w["overdue"] for w in weeks],
                [_link("/cases", created_to=w["to"], overdue=1, open=1) for w in weeks]),
-    ], [w["on_time"] / w["closed"] if w["closed"] else None for w in weeks], "按期办结率")  # fmt: skip
-    since, until = trends["from"], trends["to"]
+    ])  # fmt: skip
+    month = page.app.clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
+    figures = page.app.scoreboard.figures(month)  # the same figures as the bulletin and the assessment
+
+    def counted(unit: str, figure: str) -> str:
+        return _link("/obligations", period=month, unit=unit, figure=figure)
+
+    units = sorted(figures["units"].items(), key=lambda kv: (kv[1]["on_time_rate"] if kv[1]["on_time_rate"] is not None else 2, -kv[1]["done"]))
     on_time = [
-        Bar(org.name(r["unit"]), _link("/cases", unit=r["unit"], closed_from=since, closed_to=until, sort="newest"), [
-            Segment(r["on_time"], "fill-green", "按期办结", _link("/cases", unit=r["unit"], closed_from=since, closed_to=until)),
-            Segment(r["closed"] - r["on_time"], "fill-yellow", "曾逾期", _link("/cases", unit=r["unit"], closed_from=since, closed_to=until)),
-        ], note=f"（按期{r['rate'] * 100:.0f}%）" if r["rate"] is not None else "")
-        for r in trends["by_unit"][:20]
+        Bar(f["unit_name"], counted(u, "done"), [
+            Segment(f["done_on_time"], "fill-green", "按期办结", counted(u, "done")),
+            Segment(f["done"] - f["done_on_time"], "fill-yellow", "超期办结", counted(u, "late")),
+        ], note=f"（按期{f['on_time_rate'] * 100:.0f}%）" if f["on_time_rate"] is not None else "")
+        for u, f in units[:20] if f["done"]
     ]  # fmt: skip
     context = {
         "title": "挂图作战", "active": "dashboard", "summary": summary, "trends": trends,
@@ -91,7 +97,7 @@ def dashboard(request: Request, page: PageDep) -> Response:
             "state": bars(by_state, label_width=230), "level": bars(by_level), "unit": bars(by_unit, label_width=230),
             "town": bars(by_town), "weekly": weekly, "on_time": bars(on_time, label_width=230),
         },
-        "this_week": weeks[-1], "now": page.app.clock.now(),
+        "this_week": weeks[-1], "now": page.app.clock.now(), "figures": figures, "month": month,
     }  # fmt: skip
     return render(page, request, "dashboard.html", context)
 
@@ -286,3 +292,60 @@ def bulletin_document(request: Request, page: PageDep, week: str | None = None) 
     )  # fmt: skip
     name = f"工作通报第{issue.issue_no}期（{chosen}）.docx"
     return Response(data, media_type=DOCX, headers=attachment(name, fallback=f"bulletin-{chosen}.docx"))
+
+
+# --- 考核 and the obligations behind a figure ---------------------------------------------------------
+
+ALL_UNITS = frozenset({"dispatcher", "supervisor", "convenor", "admin"})
+FIGURE_LABELS = {
+    "assigned": "交办（签收事项）", "accepted": "已签收", "returned": "退回", "done": "办结的责任事项",
+    "late": "超期办结的责任事项", "completed": "办结（答复、提交验收）", "reworks": "重办", "overdue_open": "当前超期未办",
+    "went_overdue": "本期新增超期", "warned": "临期预警", "overdue": "逾期催办", "supervised": "督办", "listed": "挂牌督办",
+}  # fmt: skip
+
+
+def _period(page: Page, period: str | None) -> str:
+    if period:
+        page.app.scoreboard.period(period)  # InvalidInput in Chinese for a bad one
+        return period
+    return page.app.clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
+
+
+@router.get("/score")
+def score(request: Request, page: PageDep, period: str | None = None) -> Response:
+    page.require("score")
+    chosen = _period(page, period)
+    result = page.app.scoreboard.score(chosen)
+    own = None if page.actor.roles & ALL_UNITS else page.actor.department
+    rows = [r for r in result["rows"] if own is None or r["unit"] == own]
+    names = {r["unit"]: r["unit_name"] for r in result["rows"]}
+    context = {"title": f"考核 {result['period_label']}", "active": "score", "result": result, "rows": rows,
+               "period": chosen, "own": own, "red": [names[u] for u in result["red"]],
+               "black": [names[u] for u in result["black"]]}  # fmt: skip
+    return render(page, request, "score.html", context)
+
+
+@router.get("/score.xlsx")
+def score_download(request: Request, page: PageDep, period: str | None = None) -> Response:
+    page.require("bulletin")  # every unit's scores: the office, supervisors, convenors, admins
+    from notifications.documents import score_xlsx
+
+    result = page.app.scoreboard.score(_period(page, period))
+    headers = attachment(f"考核{result['period']}.xlsx", f"score-{result['period']}.xlsx")
+    return Response(score_xlsx(result), media_type=XLSX, headers=headers)
+
+
+@router.get("/obligations")
+def counted(request: Request, page: PageDep, period: str | None = None, unit: str | None = None,
+            figure: str = "overdue_open") -> Response:  # fmt: skip
+    page.require("cases")
+    chosen = _period(page, period)
+    code = page.app.org.resolve(unit, "unit") if unit else page.actor.department
+    if not page.actor.roles & ALL_UNITS and code != page.actor.department:
+        raise PermissionDenied("只能查看本单位的责任事项")
+    items = page.app.scoreboard.counted(chosen, code, figure)
+    label = FIGURE_LABELS.get(figure, figure)
+    context = {"title": f"{page.app.org.name(code)}·{label}", "active": "score", "items": items, "period": chosen,
+               "unit": code, "unit_name": page.app.org.name(code), "figure": figure, "figure_label": label,
+               "figures": FIGURE_LABELS, "period_label": page.app.scoreboard.period(chosen).label}  # fmt: skip
+    return render(page, request, "obligations.html", context)

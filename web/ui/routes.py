@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from notifications.documents import percent
 from web.ui import labels
 from web.ui.session import (
     CSRF_FIELD,
@@ -46,7 +47,8 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=labels.when, level_label=labels.level_label, level_css=lambda v: labels.LEVEL_CSS.get(v, "normal")
+        when=labels.when, level_label=labels.level_label, level_css=lambda v: labels.LEVEL_CSS.get(v, "normal"),
+        percent=percent,
     )
     env.globals.update(CHANNELS=labels.CHANNELS, STATUSES=labels.STATUSES, quote=quote)
     return Jinja2Templates(env=env)
@@ -68,6 +70,7 @@ def nav(page: Page) -> list[tuple[str, str, str]]:
         items.append(("/audit", "办理记录", "audit"))
     if page.may("bulletin"):
         items.append(("/bulletin", "工作通报", "bulletin"))
+    items.append(("/score", "考核", "score"))
     items.append(("/inbox", "通知", "inbox"))
     if page.may("admin"):
         items.append(("/admin/users", "系统管理", "admin"))

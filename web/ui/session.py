@@ -34,6 +34,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "audit": frozenset({"dispatcher", "supervisor", "convenor", "admin"}),
     "verify": frozenset({"supervisor", "admin"}),
     "bulletin": frozenset({"dispatcher", "supervisor", "convenor", "admin"}),
+    "score": frozenset(ALL_ROLES),  # all units for the office and readers; a member unit its own line
     "cases": frozenset(ALL_ROLES),
     "admin": frozenset({"admin"}),
 }

@@ -50,7 +50,20 @@ def upgrade() -> None:
     op.create_index("ix_obligation_case", "obligation", ["case_id", "closed_at"])
     op.create_index("ix_obligation_next_check_at", "obligation", ["next_check_at"])
     op.create_index("ix_obligation_closed_at", "obligation", ["closed_at"])
+    # what a case shows: the highest level of its own clock and its open obligations
+    op.add_column(  # in place on both databases (a batch rebuild of case would trip its references)
+        "case",
+        sa.Column("supervision", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False, server_default="normal"),
+    )
+    op.execute('UPDATE "case" SET supervision = ladder_level')
+    op.create_index("ix_case_supervision", "case", ["supervision"])
+    op.create_index("ix_case_board_supervision", "case", ["state", "type", "supervision", "town"])
 
 
 def downgrade() -> None:
     op.drop_table("obligation")
+    op.drop_index("ix_case_board_supervision", table_name="case")
+    op.drop_index("ix_case_supervision", table_name="case")
+    # not a batch rebuild: the tables that reference case would refuse its copy (SQLite ≥ 3.35
+    # and PostgreSQL drop a column in place)
+    op.execute('ALTER TABLE "case" DROP COLUMN supervision')
