@@ -41,6 +41,7 @@ def engine_run(directory: Path, cases: int) -> float:
     """Advances per second: assign then accept on ``cases`` fresh cases (2 × cases advances)."""
     app = build(Settings(database_url=f"sqlite:///{directory}/engine.db", data_dir=directory / "data"))
     app.migrate()
+    app.users.add("bench_power", "power", ["handler"])  # a unit is assigned only with a handler
     numbers = [app.cases.create("enterprise_issue", DISPATCHER, FIELDS)["number"] for _ in range(cases)]
     started = time.perf_counter()
     for number in numbers:

@@ -45,6 +45,7 @@ from sqlalchemy import text  # noqa: E402
 
 from caseflow.app import App, build  # noqa: E402
 from cases import audit  # noqa: E402
+from cases.service import Upload  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from workflow.clock import SHANGHAI, FixedClock  # noqa: E402
 from workflow.org import Actor  # noqa: E402
@@ -52,14 +53,15 @@ from workflow.org import Actor  # noqa: E402
 DUE_AT = datetime(2026, 10, 8, 0, 0, tzinfo=SHANGHAI)
 """The sweep instant: the warning (start of the due day) of every due case, nothing else."""
 EMPTY_AT = DUE_AT - timedelta(seconds=1)
-BUILDER_VERSION = "3"
-CHILD_TABLES = ("case_event", "case_unit", "case_item")
+BUILDER_VERSION = "4"
+CHILD_TABLES = ("case_event", "case_unit", "case_item", "obligation")
 """Tables whose rows belong to one case (column ``case_id``) and are copied with it."""
 PLACEHOLDER = "@@CASE-NUMBER@@"
 
 OFFICE = Actor("bench_office", "sti", frozenset({"dispatcher", "collector"}))
 POWER = Actor("bench_power", "power", frozenset({"handler"}))
 TOWN = Actor("bench_kongcheng", "kongcheng", frozenset({"handler"}))
+WATER = Actor("bench_water", "water", frozenset({"handler"}))
 ENTERPRISE = {
     "title": "新上生产线需要用电增容", "description": "企业新上两条生产线，现有变压器容量不足，需尽快增容。",
     "category": "生产要素", "source": "走访", "enterprise_name": "桐城市示例包装有限公司",
@@ -90,6 +92,8 @@ def make_templates(path: Path) -> tuple[list[int], list[int]]:
     clock = FixedClock(at(1))
     app = make_app(path, clock)
     app.migrate()
+    app.users.add("bench_power", "power", ["handler"])  # a unit is assigned only with a handler
+    app.users.add("bench_water", "water", ["handler"])
     try:
         # due at DUE_AT: registered problems (1wd from 09-30 or the holiday: 10-08) and reported
         # sites (2wd from 09-29: 09-30, 10-08); warned at 00:00 on 10-08, nothing earlier
@@ -109,6 +113,9 @@ def make_templates(path: Path) -> tuple[list[int], list[int]]:
             number = app.cases.create("scattered_polluting", TOWN, SITE)["number"]
             app.cases.advance(number, "start_verification", OFFICE)
             app.cases.advance(number, "classify_ban", OFFICE, {"plan": "依法取缔，两断三清"})
+            # the utilities cut at once (their 3wd would fall due before DUE_AT): the town's clears remain
+            app.cases.complete_item(number, "cut_water", WATER, evidence=[Upload("水表.png", PNG)])
+            app.cases.complete_item(number, "cut_power", POWER, {"meter_reading": "1024"}, evidence=[Upload("电表.png", PNG)])
         assert app.sweeper.sweep(EMPTY_AT).steps == [], "a template case falls due before DUE_AT"
         due, later = [], []
         with closing(sqlite3.connect(path)) as conn:
@@ -255,7 +262,7 @@ def _fill(conn: sqlite3.Connection, size: int, due: int, due_tpl: list[Template]
             values = dict(event, case_id=case_id, prev_hash=prev, hash=digest)
             batch_children["case_event"].append(tuple(values[c] for c in child_cols["case_event"]))
             prev = digest
-        for table in ("case_unit", "case_item"):
+        for table in ("case_unit", "case_item", "obligation"):
             for child in tpl.children[table]:
                 values = dict(child, case_id=case_id)
                 batch_children[table].append(tuple(values[c] for c in child_cols[table]))

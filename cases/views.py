@@ -20,6 +20,7 @@ ENGINE_TRIGGER_LABELS = {
     "supervise": "督办",
     "list": "挂牌督办",
     "recompute_deadline": "重算期限",
+    "backfill": "升级时补建责任清单",
 }
 """Names of the triggers the engine fires itself (no definition has them) in the history."""
 

@@ -468,7 +468,8 @@ def _digest() -> list[tuple[str, dict[str, Any]]]:
 def _row(rank: int, unit: str, name: str, *figures: Any) -> dict[str, Any]:
     keys = ("assigned", "on_time_accept_rate", "returned", "completed", "on_time_rate", "current_overdue", "total_overdue",
             "avg_days", "extensions", "satisfaction_rate", "reworks", "warned", "overdue", "supervised", "listed")  # fmt: skip
-    return {"rank": rank, "unit": unit, "unit_name": name, **dict(zip(keys, figures, strict=True))}
+    return {"rank": rank, "rank_label": str(rank), "unit": unit, "unit_name": name,
+            **dict(zip(keys, figures, strict=True))}  # fmt: skip
 
 
 def _bulletin() -> list[tuple[str, dict[str, Any]]]:

@@ -128,6 +128,10 @@ def ladder_rows(app, number: str) -> list[tuple[int, str, str]]:
     return [tuple(r) for r in rows]
 
 
+def ladder_rank(level: str) -> int:
+    return ["normal", "warned", "overdue", "supervised", "listed"].index(level)
+
+
 def sweep_at(app, at: datetime, number: str, *, obligations: bool = False) -> list[Any]:
     """Sweep at ``at``; the steps the report lists for this case's clock (and, with
     ``obligations``, those of its obligations' own ladders: the office's extension ruling …)."""
@@ -179,7 +183,8 @@ class LadderWalk:
         assert event["prev_hash"] == history[history.index(event) - 1]["hash"]
         self.history = history
         case = self.app.cases.show(self.number)
-        assert case["supervision"] == level
+        assert case["clock_supervision"] == level  # the case's own clock (its items have ladders of their own)
+        assert ladder_rank(case["supervision"]) >= ladder_rank(level)
         return case
 
     def climb(

@@ -253,7 +253,7 @@ def check_bulletin_files(cli: Cli, tmp_path: Path) -> None:
     sheet = load_workbook(xlsx)["通报"]
     assert [c.value for c in sheet[2]][:3] == ["排名", "单位", "交办数"]
     body = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
-    assert [(r[0], r[1]) for r in body] == [(r["rank"], r["unit_name"]) for r in data["rows"]]
+    assert [(r[0], r[1]) for r in body] == [(r["rank_label"], r["unit_name"]) for r in data["rows"]]
     assert {r[1] for r in body} >= {"市供水集团公司", "市供电公司"}
 
     page = cli.ok("report", "bulletin", "--week", "2026-W40", "--format", "html")  # default name, in the cwd

@@ -61,7 +61,7 @@ def expected_steps(cases: list[dict[str, Any]], now: datetime) -> list[tuple[str
         }
         ranks = ["normal", *moments]
         for level, action in LADDER:
-            if ranks.index(level) > ranks.index(case["supervision"]) and moments[level] <= now:
+            if ranks.index(level) > ranks.index(case["clock_supervision"]) and moments[level] <= now:
                 steps.append((case["number"], action, level, case["state"], moments[level]))
     return steps
 
@@ -126,7 +126,7 @@ def test_sweep_json_lists_the_due_steps_then_none(db: Cli):
     after = {c["number"]: c for c in list_cases(later)}
     for case in before:
         mine = [e for e in expected if e[0] == case["number"]]
-        assert after[case["number"]]["supervision"] == (mine[-1][2] if mine else "normal")
+        assert after[case["number"]]["clock_supervision"] == (mine[-1][2] if mine else "normal")
         own = [s for s in document["steps"] if s["case"] == case["number"] and s["obligation"] is not None]
         assert after[case["number"]]["version"] == case["version"] + len(mine) + len(own)
 
@@ -159,7 +159,7 @@ def test_after_downtime_one_run_catches_up_and_the_next_finds_nothing(db: Cli):
     result = much_later.ok("sweep")
     assert "没有到期事项" in result.stdout
     assert much_later.json("sweep")["steps"] == []
-    assert {c["supervision"] for c in list_cases(much_later) if c["open"] and c["due_date"]} <= {"listed", "normal"}
+    assert {c["clock_supervision"] for c in list_cases(much_later) if c["open"] and c["due_date"]} <= {"listed", "normal"}
 
 
 def test_human_output_counts_the_steps(db: Cli, tmp_path: Path):

@@ -46,7 +46,8 @@ def test_report_bulletin_as_docx(fresh_db: Cli, tmp_path: Path) -> None:
     cli.json("case", "advance", number, "assign", "--as", OFFICE, "--field", "lead_unit=市供电公司")
     cli.json("case", "advance", number, "accept", "--as", POWER)
     data = cli.ok("report", "bulletin", "--week", WEEK, "--format", "json").json()
-    assert [r["unit_name"] for r in data["rows"]] == ["市供电公司"]
+    # the power company's 签收 and the office's 交办 (each discharged on time)
+    assert sorted(r["unit_name"] for r in data["rows"]) == ["市供电公司", "市科经局"]
 
     out = cli.ok("report", "bulletin", "--week", WEEK, "--format", "docx")  # default name, in the cwd
     path = cli.workdir / f"bulletin-{WEEK}.docx"
@@ -142,7 +143,7 @@ def test_the_reports_page_offers_the_docx(site: Site) -> None:
         document = Document(io.BytesIO(download.content))
         assert [p.text for p in document.paragraphs][:2] == ["第40期", "桐联办通〔2026〕40号"]
         data = site.app.periodic.bulletin_data(WEEK)
-        assert len(data["rows"]) == 2 and table_rows(document) == expected_rows(data)
+        assert len(data["rows"]) == 3 and table_rows(document) == expected_rows(data)  # power, water, the office
         assert browser.get("/bulletin.docx", params={"week": "2026-40"}).status_code in (400, 422)
     with signed_in(site, "power_handler") as handler:
         assert handler.get("/bulletin.docx", params={"week": WEEK}).status_code == 403

@@ -109,8 +109,9 @@ def todo(request: Request, page: PageDep) -> Response:
     office = page.actor.has("dispatcher") and page.actor.department == page.app.org.office
     f = _filter(params, waiting=page.actor.department, with_new=office, sort="due", state=None, open_only=False,
                 unit=None, department=None)  # fmt: skip
+    owed = page.app.cases.todo(page.actor) if not is_htmx(request) else {"items": [], "waiting_on_others": []}
     context = {"title": "我的待办", "active": "todo", "params": params, "qs": lambda **c: _query_string(params, **c),
-               "unit_name": page.app.org.name(page.actor.department), "office": office,
+               "unit_name": page.app.org.name(page.actor.department), "office": office, "owed": owed,
                **_list_context(page, f, _page_number(params.get("page"))), **_choices(page)}  # fmt: skip
     if is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(page, request, "_case_rows.html", {**context, "base": "/todo"})

@@ -343,8 +343,9 @@ def test_digest_without_work(store: TemplateStore) -> None:
 
 
 BULLETIN_COLUMNS = ("排名", "单位", "交办数", "按期签收率", "退回数", "办结数", "按期办结率", "当前超期数", "累计超期数",
-                    "平均用时（工作日）", "延期数", "满意率", "重办数", "督办数", "临期预警（蓝）", "逾期催办（黄）", "督办（橙）",
-                    "挂牌督办（红）")  # fmt: skip
+                    "平均用时（工作日）", "延期数", "满意率", "重办数", "督办数", "临期预警", "逾期催办", "督办",
+                    "挂牌督办")  # fmt: skip
+"""No colours in brackets (DOMAIN.md §13)."""
 
 
 def test_bulletin_has_every_column_ranked_then_the_overdue_cases(store: TemplateStore) -> None:
