@@ -2,8 +2,9 @@
 the dashboard, the assessment and the API all read ``unit_figures``, so the same figure is the
 same number everywhere.
 
-A period is an ISO week (``2026-W49``), a month (``2026-10``), a quarter (``2026-Q4``) or a year
-(``2026``), from 00:00 of its first day to 00:00 after its last (Asia/Shanghai). Counted for each
+A period is an ISO week (``2026-W49``), a month (``2026-10``), a quarter (``2026-Q4``), a year
+(``2026``) or a span of days (``2026-09-14~2026-12-06``, the dashboard's last twelve weeks), from
+00:00 of its first day to 00:00 after its last (Asia/Shanghai). Counted for each
 unit, over the obligations it owes (a late obligation is its own unit's, never its case's lead
 unit's):
 
@@ -42,6 +43,7 @@ SATISFIED = ("非常满意", "满意", "基本满意")
 LEVELS_COUNTED = ("warned", "overdue", "supervised", "listed")
 """Supervision levels counted per unit: obligations standing at that level while open in the period."""
 _PERIOD = re.compile(r"^(\d{4})(?:-W(\d{2})|-Q([1-4])|-(\d{2}))?$")
+_SPAN = re.compile(r"^(\d{4}-\d{2}-\d{2})~(\d{4}-\d{2}-\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,18 @@ QUARTERS = "一二三四"
 
 def parse_period(text: str) -> Period:
     """A period from its text; ``InvalidInput`` says which forms are allowed."""
+    allowed = "可用：2026-W49（周）、2026-10（月）、2026-Q4（季度）、2026（年）或 2026-09-14~2026-12-06（起止日期）"
+    span = _SPAN.match((text or "").strip())
+    if span:
+        try:
+            first, last = date.fromisoformat(span.group(1)), date.fromisoformat(span.group(2))
+        except ValueError:
+            raise InvalidInput("period", f"期间“{text}”的日期不存在；{allowed}") from None
+        if last < first or (last - first).days > 3660:
+            raise InvalidInput("period", f"期间“{text}”的止日须不早于起日，且不超过十年")
+        label = f"{first.year}年{first.month}月{first.day}日至{last.year}年{last.month}月{last.day}日"
+        return Period(text.strip(), first, last + timedelta(days=1), label)
     found = _PERIOD.match((text or "").strip())
-    allowed = "可用：2026-W49（周）、2026-10（月）、2026-Q4（季度）、2026（年）"
     if not found:
         raise InvalidInput("period", f"期间“{text}”格式不对；{allowed}")
     year = int(found.group(1))

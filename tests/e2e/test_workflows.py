@@ -144,7 +144,7 @@ def test_supervisor_reads_history_and_dashboard(person, site) -> None:
     overdue = sum(1 for c in open_total if c["open"] and c["supervision"] in ("overdue", "supervised", "listed"))
     assert int(tiles["逾期及以上"]) == overdue
     # a bar leads to the list behind it
-    link = page.locator(".bars .bar-label", has_text="孔城镇").last
+    link = page.locator("section.card", has_text="各镇街在办案件").locator(".bar-label", has_text="孔城镇")
     link.click()
     page.wait_for_url("**/cases?**town=kongcheng**")
     assert "未办结" in page.locator(".active-filters").inner_text()

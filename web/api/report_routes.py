@@ -18,8 +18,10 @@ from workflow.org import Actor
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], responses=ERRORS)
 PeriodQuery = Annotated[
-    str, Query(max_length=10, pattern=r"^\d{4}(-W\d{2}|-Q[1-4]|-\d{2})?$", description="2026-W49、2026-10、2026-Q4 或 2026")
-]
+    str,
+    Query(max_length=21, pattern=r"^\d{4}(-W\d{2}|-Q[1-4]|-\d{2}|-\d{2}-\d{2}~\d{4}-\d{2}-\d{2})?$",
+          description="2026-W49、2026-10、2026-Q4、2026 或 2026-09-14~2026-12-06"),
+]  # fmt: skip
 ALL_UNITS = frozenset({"dispatcher", "supervisor", "convenor", "admin"})
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -76,7 +76,7 @@ def dashboard(request: Request, page: PageDep) -> Response:
         Series("新增逾期", "fill-yellow", [w["overdue"] for w in weeks],
                [_link("/cases", created_to=w["to"], overdue=1, open=1) for w in weeks]),
     ])  # fmt: skip
-    month = page.app.clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
+    month = f"{trends['from'].isoformat()}~{trends['to'].isoformat()}"  # the last twelve weeks, as the trends
     figures = page.app.scoreboard.figures(month)  # the same figures as the bulletin and the assessment
 
     def counted(unit: str, figure: str) -> str:
