@@ -97,6 +97,8 @@ def reconcile(
     current = [] if fresh else list(conn.execute(_OPEN_OF, {"case_id": row["id"]}))
     seen: set[tuple[str, str]] = set()
     updates: list[dict[str, Any]] = []
+    levels: list[str] = []
+    """The levels of the obligations that stay open."""
     for ob in current:
         key = (ob.key, ob.unit)
         o = by_key.get(key)
@@ -115,8 +117,9 @@ def reconcile(
             changes.update({k: v for k, v in values.items() if getattr(ob, k) != v})
             if o.due.clock and ob.level != (row.get("ladder_level") or "normal"):
                 changes["level"] = row.get("ladder_level") or "normal"
-            if o.due.clock and ladder.rank(changes.get("level", ob.level)) >= ladder.rank("overdue"):
+            if o.due.clock and not ob.ever_overdue and ladder.rank(changes.get("level", ob.level)) >= ladder.rank("overdue"):
                 changes["ever_overdue"] = True
+        levels.append(changes.get("level", ob.level))
         if changes:
             updates.append({"_id": ob.id, **changes})
     for changes in updates:
@@ -124,10 +127,7 @@ def reconcile(
     new = opening_rows(rulebook, row, [o for key, o in by_key.items() if key not in seen], trigger, now, calendar)
     if new:
         conn.execute(_INSERT, new)
-    closing = {u["_id"] for u in updates if "closed_at" in u}
-    levels = {ob.id: next((u.get("level") for u in updates if u["_id"] == ob.id and "level" in u), ob.level)
-              for ob in current if ob.id not in closing}  # fmt: skip
-    top = max([*levels.values(), *(n["level"] for n in new)], key=ladder.rank, default="normal")
+    top = max([*levels, *(n["level"] for n in new)], key=ladder.rank, default="normal")
     return Reconciled(wanted, top)
 
 
