@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cases import migrate
 from cases.assessment import load_weights
 from cases.auth import AuthService
+from cases.bulletin_store import load_default as load_bulletin_requirements
 from cases.calendar import CalendarService, DayChange
 from cases.db import Database
 from cases.definitions import Definitions
@@ -35,6 +36,7 @@ from workflow.org import Actor, Organisation, load_organisation
 from workflow.spec import WorkflowSpec
 
 if TYPE_CHECKING:
+    from cases.bulletin_store import BulletinRequirements
     from cases.housekeeping import Housekeeper
     from cases.ledger import LedgerService
 
@@ -66,6 +68,14 @@ class App:
         from cases.ledger import LedgerService
 
         return LedgerService(self.db, self.definitions, self.clock, self.evidence, self.calendar.calendar)
+
+    @cached_property
+    def bulletin_requirements(self) -> "BulletinRequirements":
+        """The office's 下一步工作要求 of each week's bulletin (the default from notifications.yaml)."""
+        from cases.bulletin_store import BulletinRequirements
+        from cases.reports import parse_week_period
+
+        return BulletinRequirements(self.db, self.clock, self.periodic.requirements, parse_week_period)
 
     @cached_property
     def housekeeper(self) -> "Housekeeper":
@@ -143,6 +153,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
         outbox=outbox,
         dispatcher=Dispatcher(db, channels, config, clock, holder=f"{socket.gethostname()}:{os.getpid()}"),
         inbox=Inbox(db, clock),
-        periodic=Periodic(db, definitions, outbox, clock, calendar.calendar, weights),
+        periodic=Periodic(db, definitions, outbox, clock, calendar.calendar, weights,
+                          requirements=load_bulletin_requirements(settings.notifications_file())),  # fmt: skip
         scoreboard=Scoreboard(db, org, clock, calendar.calendar, weights),
     )

@@ -3,9 +3,12 @@
 ``waiting_by_unit`` groups the open cases by the unit they wait on (the responsible unit of the
 running clock, and the executor units of open checklist items). ``bulletin`` gives the per-unit
 columns of DOMAIN.md §6 for one ISO week from ``cases.figures`` (obligations), ranked by the
-assessment, with the overdue obligations. Rendering and sending them is ``notifications``'s job.
+assessment, with the overdue obligations, and the other sections of the 通报 from
+``cases.bulletin_sections`` and ``cases.bulletin_store`` (下一步工作要求). ``unit_part`` picks one
+unit's own lines out of it (本单位情况). Rendering and sending them is ``notifications``'s job.
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from cases import bulletin_sections as sections
+from cases import bulletin_store
 from cases.assessment import Weights, assess
 from cases.definitions import Definitions
 from cases.figures import Period, parse_period, totals, unit_figures
@@ -28,6 +33,7 @@ CASES, EVENTS, ITEMS = Case.__table__, CaseEvent.__table__, CaseItem.__table__
 OVERDUE_LEVELS = ("overdue", "supervised", "listed")
 SATISFIED = ("非常满意", "满意", "基本满意")
 BATCH = 1000
+_WEEK = re.compile(r"^\d{4}-W\d{2}$")
 
 
 def parse_week(text: str) -> tuple[date, date]:
@@ -105,16 +111,19 @@ def waiting_by_unit(
 
 def bulletin(
     conn: Connection, definitions: Definitions, calendar: WorkingCalendar, week: str, now: datetime,
-    weights: Weights,
+    weights: Weights, requirements: str = bulletin_store.FALLBACK,
 ) -> dict[str, Any]:  # fmt: skip
-    """The weekly 通报: per-unit figures of the ISO week (``cases.figures``: the same numbers as
-    the dashboard, the assessment and the API), ranked by the week's assessment score, with the
-    year to date, the 红黑榜 and the obligations overdue now, each naming the unit that owes it."""
-    parse_week(week)
-    period = parse_period(week)
+    """The weekly 通报 in its sections (一 … 七): the overall figures of the week and the year to
+    date; per-unit figures of the ISO week (``cases.figures``: the same numbers as the dashboard,
+    the assessment and the API), ranked by the week's assessment score, with the year to date;
+    散乱污 by town; the utilities' and co-units' timeliness (``cases.bulletin_sections``); the
+    obligations overdue now, each naming the unit that owes it; the 红黑榜; and the 下一步工作要求
+    (the office's text of the week, else ``requirements``, the configured default)."""
+    period = parse_week_period(week)
     year = parse_period(str(period.first.isocalendar()[0]))
+    year_to_date = Period(year.text, year.first, period.after, year.label)
     figures = unit_figures(conn, period, now, calendar)
-    to_date = unit_figures(conn, Period(year.text, year.first, period.after, year.label), now, calendar)
+    to_date = unit_figures(conn, year_to_date, now, calendar)
     scored = assess(figures, weights, definitions.org, period, now)
     rows = []
     for row in scored["rows"]:
@@ -132,16 +141,33 @@ def bulletin(
     for index, row in enumerate(rows, start=1):
         row["rank"] = index  # the order: ranked units first (ties share their label), then the unranked
     names = {r["unit"]: r["unit_name"] for r in rows}
+    week_total, year_total = totals(figures), totals(to_date)
+    org = definitions.org
     return {
         "week": week,
         "period": f"{period.first.isoformat()} 至 {(period.after - timedelta(days=1)).isoformat()}",
+        "year": year.first.year,
         "rows": rows,
-        "total": totals(figures).to_dict(),
-        "year_total": totals(to_date).to_dict(),
+        "total": week_total.to_dict(),
+        "year_total": year_total.to_dict(),
+        "overall": sections.overall(conn, week_total, year_total, period, year_to_date),
+        "towns": sections.towns(conn, org, period, year_to_date, now),
+        "timeliness": sections.timeliness(conn, org, period, year_to_date, now, calendar),
         "red": [names[u] for u in scored["red"]],
         "black": [names[u] for u in scored["black"]],
         "overdue_cases": overdue_obligations(conn, definitions, now),
+        "requirements": bulletin_store.current(conn, week, requirements),
     }
+
+
+def parse_week_period(week: str) -> Period:
+    """The ISO week ``2026-W49`` as a ``Period``; ``InvalidInput`` (in Chinese) for anything else."""
+    if not _WEEK.match((week or "").strip().upper()):
+        raise InvalidInput("week", f"周次“{week}”格式不对，应为 YYYY-Www，如 2026-W40")
+    try:
+        return parse_period(week.strip().upper())
+    except InvalidInput:
+        raise InvalidInput("week", f"周次“{week}”不存在，应为 YYYY-Www，如 2026-W40") from None
 
 
 def overdue_obligations(conn: Connection, definitions: Definitions, now: datetime) -> list[dict[str, Any]]:
@@ -169,3 +195,19 @@ def overdue_obligations(conn: Connection, definitions: Definitions, now: datetim
 
 def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def unit_part(data: dict[str, Any], unit: str) -> dict[str, Any] | None:
+    """本单位情况: ``unit``'s own lines of the bulletin ``data`` — its row of the per-unit table
+    (figures and rank), its overdue obligations, its 散乱污 line (a town) and its timeliness lines
+    (a utility, a co-unit) — or None when the bulletin has nothing of it."""
+    row = next((r for r in data["rows"] if r["unit"] == unit), None)
+    overdue = [c for c in data["overdue_cases"] if c.get("unit") == unit]
+    town = next((t for t in data.get("towns", []) if t["unit"] == unit), None)
+    timeliness = data.get("timeliness") or {}
+    lines = [t for t in (*timeliness.get("utilities", []), *timeliness.get("co_units", [])) if t["unit"] == unit]
+    if row is None and not overdue and town is None and not lines:
+        return None
+    name = row["unit_name"] if row else town["unit_name"] if town else lines[0]["unit_name"] if lines else overdue[0]["unit_name"]
+    return {"unit": unit, "unit_name": name, "row": row, "overdue": overdue, "town": town, "timeliness": lines,
+            "ranked": len([r for r in data["rows"] if r["rank_label"] != "—"])}  # fmt: skip

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import cases.bulletin_store  # noqa: F401 - registers bulletin_requirement
 import cases.models  # noqa: F401 - registers the tables on SQLModel.metadata
 
 config = context.config
