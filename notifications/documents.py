@@ -1,5 +1,6 @@
-"""The weekly bulletin as documents: a printable HTML page and an ``.xlsx`` workbook, both with
-the 期号 and 文号 when given (the official ``.docx`` is ``notifications.bulletin_docx``)."""
+"""The weekly bulletin as documents: a printable HTML page and an ``.xlsx`` workbook (a sheet per
+section), both with the 期号 and 文号 when given (the official ``.docx`` is
+``notifications.bulletin_docx``)."""
 
 import io
 from typing import Any
@@ -81,18 +82,69 @@ def _sheet(ws: Any, columns: tuple[tuple[str, str, int], ...], rows: list[dict[s
         ws.auto_filter.ref = f"A{top}:{get_column_letter(len(columns))}{len(rows) + top}"
 
 
+OVERALL_COLUMNS = (("label", "指标", 26), ("week", "本周", 12), ("year", "本年累计", 12))
+TOWN_COLUMNS = (
+    ("unit_name", "镇（街道、园区）", 20), ("found_week", "本周发现", 9), ("found_year", "本年发现", 9),
+    ("banned", "取缔", 7), ("rectified", "整顿", 7), ("clearing_done", "两断三清已完成", 13),
+    ("clearing_owed", "两断三清应完成", 13), ("passed", "验收通过", 9), ("failed", "验收未通过", 10),
+    ("revisited", "回头看", 8), ("relapsed", "复发", 7), ("open", "在办", 7), ("overdue", "超期", 7),
+)  # fmt: skip
+TIMELINESS_COLUMNS = (
+    ("unit_name", "单位", 22), ("item", "事项", 10), ("owed", "本年应办", 9), ("done", "本年办结", 9),
+    ("on_time", "其中按时", 9), ("on_time_rate", "按时办结率", 11), ("done_week", "本周办结", 9),
+    ("overdue_now", "当前超期", 9), ("avg_days", "平均用时(工作日)", 15),
+)  # fmt: skip
+SECTIONS = ("一、总体情况", "二、企业问题办理情况（分单位）", "三、“散乱污”整治情况（分镇街）",
+            "四、供水供电供气及协办单位办理时效", "五、超期事项", "六、红黑榜", "七、下一步工作要求")  # fmt: skip
+"""The bulletin's sections, in order (every rendering follows them)."""
+
+
+def _titled(ws: Any, title: str) -> None:
+    ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
+
+
 def bulletin_xlsx(data: dict[str, Any], *, issue_no: int | None = None, doc_number: str | None = None) -> bytes:
-    """The figures on a sheet 通报 (its title row names the 期号 and 文号 when given) and the
-    overdue cases on a sheet 超期案件."""
+    """One sheet per section, in the bulletin's order: 总体情况; 通报 (the per-unit figures; its
+    title row names the 期号 and 文号 when given); 散乱污分镇街; 办理时效 (utilities, then
+    co-units); 超期案件; 红黑榜; 工作要求."""
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "通报"
+    overall = workbook.active
+    overall.title = "总体情况"
     numbers = " ".join(part for part in (f"第{issue_no}期" if issue_no is not None else "", doc_number or "") if part)
     title = f"专项工作通报{' ' + numbers if numbers else ''}（{data['week']}，{data['period']}）"
-    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
+    _titled(overall, f"{SECTIONS[0]}（{data['week']}，{data['period']}）")
+    _sheet(overall, OVERALL_COLUMNS, data.get("overall") or [], top=2)
+    sheet = workbook.create_sheet("通报")
+    _titled(sheet, f"{title} {SECTIONS[1]}")
     _sheet(sheet, COLUMNS, data["rows"], top=2)
+    towns = workbook.create_sheet("散乱污分镇街")
+    _titled(towns, f"{SECTIONS[2]}（认定、两断三清、验收、回头看、复发为本年累计）")
+    _sheet(towns, TOWN_COLUMNS, data.get("towns") or [], top=2)
+    timely = workbook.create_sheet("办理时效")
+    _titled(timely, SECTIONS[3])
+    timeliness = data.get("timeliness") or {}
+    utilities, co_units = timeliness.get("utilities") or [], timeliness.get("co_units") or []
+    timely.cell(row=2, column=1, value="（一）供水、供电、供气单位").font = Font(bold=True)
+    _sheet(timely, TIMELINESS_COLUMNS, utilities, top=3)
+    below = 3 + len(utilities) + 2
+    timely.cell(row=below, column=1, value="（二）协办单位").font = Font(bold=True)
+    _sheet(timely, TIMELINESS_COLUMNS, co_units, top=below + 1)
+    timely.freeze_panes = None
+    timely.auto_filter.ref = None
     overdue = workbook.create_sheet("超期案件")
     _sheet(overdue, OVERDUE_COLUMNS, data["overdue_cases"])
+    board = workbook.create_sheet("红黑榜")
+    board.append(["红榜", "黑榜"])
+    red, black = data.get("red") or [], data.get("black") or []
+    for i in range(max(len(red), len(black))):
+        board.append([red[i] if i < len(red) else "", black[i] if i < len(black) else ""])
+    for column in ("A", "B"):
+        board.column_dimensions[column].width = 26
+    requirements = workbook.create_sheet("工作要求")
+    _titled(requirements, SECTIONS[6])
+    requirements.column_dimensions["A"].width = 100
+    for r, paragraph in enumerate((data.get("requirements") or {}).get("paragraphs") or [], start=2):
+        requirements.cell(row=r, column=1, value=paragraph).alignment = Alignment(wrap_text=True, vertical="top")
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

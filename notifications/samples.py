@@ -484,25 +484,82 @@ def _bulletin() -> list[tuple[str, dict[str, Any]]]:
     ]
     # fmt: on
     overdue = [brief(_case(_SITE_CASE, "listed")), brief(_case(_ENTERPRISE_CASE, "listed"))]
+    overdue[0].update(obligation="cut_power", obligation_label="断电", unit="power", unit_name="市供电公司")
+    overdue[1].update(obligation="handle", obligation_label="办理并答复", unit="kongcheng", unit_name="孔城镇")
+    towns = [
+        _town("etdz", "桐城经济开发区", 0, 1, 1, 0, 4, 4, 1, 0, 0, 0, 0, 0),
+        _town("kongcheng", "孔城镇", 1, 3, 1, 1, 2, 5, 0, 0, 0, 0, 2, 1),
+    ]
+    towns.append(_town("", "合计", *(sum(t[k] for t in towns) for k in _TOWN_KEYS)))
     bulletin = {
         "week": "2026-W43",
         "period": "2026-10-19 至 2026-10-25",
+        "year": 2026,
         "rows": rows,
+        "overall": [
+            {"key": "registered", "label": "新登记企业问题（件）", "week": 12, "year": 310},
+            {"key": "sites_found", "label": "新发现“散乱污”场所（处）", "week": 1, "year": 4},
+            {"key": "assigned", "label": "交办（件）", "week": 23, "year": 402},
+            {"key": "accepted", "label": "签收（件）", "week": 21, "year": 398},
+            {"key": "completed", "label": "办结（件）", "week": 11, "year": 356},
+            {"key": "on_time_rate", "label": "按期办结率", "week": "81.8%", "year": "93.2%"},
+            {"key": "overdue_open", "label": "当前超期（项）", "week": 4, "year": 4},
+            {"key": "supervised", "label": "督办（项）", "week": 2, "year": 9},
+            {"key": "listed", "label": "挂牌督办（项）", "week": 2, "year": 3},
+        ],
+        "towns": towns,
+        "timeliness": {
+            "utilities": [
+                _timely("water", "市供水集团公司", "断水", 2, 2, 1, 2, "100.0%", 0, 1.5),
+                _timely("power", "市供电公司", "断电", 2, 1, 0, 0, "0.0%", 1, 4.0),
+                _timely("gas", "市海特燃气公司", "断气", 0, 0, 0, 0, "—", 0, "—"),
+            ],
+            "co_units": [_timely("ecology", "市生态环境分局", "协办反馈", 3, 2, 1, 2, "100.0%", 1, 2.5)],
+        },
         "overdue_cases": overdue,
-    }
+        "red": ["市自然资源和规划局", "市市场监管局", "桐城经济开发区"],
+        "black": ["孔城镇", "市供电公司", "市生态环境分局"],
+        "requirements": {
+            "text": REQUIREMENTS, "paragraphs": REQUIREMENTS.split("\n"), "custom": False, "edited_by": None,
+            "edited_at": None,
+        },
+    }  # fmt: skip
     quiet = {
         "week": "2026-W44",
         "period": "2026-10-26 至 2026-11-01",
         "rows": [],
         "overdue_cases": [],
     }
+    own = {
+        "unit": "power", "unit_name": "市供电公司", "row": rows[4], "overdue": [overdue[0]], "town": None,
+        "timeliness": [bulletin["timeliness"]["utilities"][1]], "ranked": len(rows),
+    }  # fmt: skip
     return [
         (
             "第43周",
             {"bulletin": bulletin, "recipient": dict(_PEOPLE["convenor"]), "office": dict(OFFICE)},
         ),
         ("空周", {"bulletin": quiet, "recipient": dict(_PEOPLE["office"]), "office": dict(OFFICE)}),
+        ("成员单位（本单位情况在前）", {"bulletin": {**bulletin, "own": own}, "recipient": dict(_PEOPLE["power_handler"]), "office": dict(OFFICE)}),
     ]
+
+
+REQUIREMENTS = (
+    "一是压实办理责任。各成员单位要严格落实“一把手”负责制，按时签收、按期办结。\n"
+    "二是限期清理超期事项。责任单位要于收到通报后3个工作日内办结，并书面说明超期原因。"
+)
+_TOWN_KEYS = ("found_week", "found_year", "banned", "rectified", "clearing_done", "clearing_owed", "passed", "failed",
+              "revisited", "relapsed", "open", "overdue")  # fmt: skip
+
+
+def _town(unit: str, name: str, *figures: int) -> dict[str, Any]:
+    values = dict(zip(_TOWN_KEYS, figures, strict=True))
+    return {"unit": unit, "unit_name": name, **values, "clearing": f"{values['clearing_done']}/{values['clearing_owed']}"}
+
+
+def _timely(unit: str, name: str, item: str, *figures: Any) -> dict[str, Any]:
+    keys = ("owed", "done", "done_week", "on_time", "on_time_rate", "overdue_now", "avg_days")
+    return {"unit": unit, "unit_name": name, "item": item, **dict(zip(keys, figures, strict=True))}
 
 
 CASE_TYPES: dict[str, tuple[str, ...]] = {
