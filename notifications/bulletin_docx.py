@@ -4,7 +4,9 @@
 returns it) on A4 with the standard margins (top 37 mm, bottom 35 mm, left 28 mm, right 26 mm):
 the 期号 and the 文号 above a plain rule, the title in 2号 方正小标宋简体, the body in 3号
 仿宋_GB2312 on a fixed 28.95 pt line (22 lines a page), headings in 黑体 (一、) and 楷体 (（一）),
-"特此通报。", the note of the attachments, the office's name and the date (2026年12月7日)
+the seven sections (一、总体情况; 二、企业问题办理情况（分单位）; 三、“散乱污”整治情况（分镇街） and
+四、供水供电供气及协办单位办理时效 with their tables; 五、超期事项; 六、红黑榜; 七、下一步工作要求, the
+office's text), "特此通报。", the note of the attachments, the office's name and the date (2026年12月7日)
 right-aligned; then the attachments on landscape pages: the per-unit figures (the columns of the
 ``.xlsx``) and the overdue cases. Page numbers "— 1 —" (a PAGE field) are centred at the foot.
 Every font is set for East Asian text too (``w:eastAsia``), on the styles and on the runs: the
@@ -328,7 +330,7 @@ def _table(document: Any, headers: Sequence[str], widths: Sequence[float], rows:
         _cell(header_row.cells[index], label, bold=True)
     for r, values in enumerate(rows, start=1):
         cells = table.rows[r].cells
-        if values[0] == "合计":
+        if values[0] == "合计" and values[1] == "":  # the per-unit table: 合计 across 排名 and 单位
             merged = cells[0].merge(cells[1])
             _cell(merged, "合计", bold=True)
             cells = [merged, merged, *cells[2:]]
@@ -396,58 +398,135 @@ def _masthead(w: _Writer, data: dict[str, Any], issue_no: int, doc_number: str) 
 
 
 def _body(w: _Writer, data: dict[str, Any], attachments: list[str]) -> None:
+    """The seven sections (一、总体情况 … 七、下一步工作要求), the tables of 三 and 四 in the body
+    (narrow enough for a portrait page), the per-unit figures and the overdue list as attachments."""
     rows = sorted(data["rows"], key=lambda r: r["rank"])
     overdue = data["overdue_cases"]
+
+    def see(key: str) -> str:
+        return f"附件{attachments.index(key) + 1 if len(attachments) > 1 else ''}"
+
     w.para(f"现将{_period(data)}各单位企业问题和“散乱污”整治事项办理情况通报如下。")
     w.heading(1, "一、总体情况")
+    w.para(_overall_text(data, rows, overdue))
+    w.heading(1, "二、企业问题办理情况（分单位）")
     if rows:
-        w.para(
-            f"本期共交办{_sum(rows, 'assigned')}件，办结{_sum(rows, 'completed')}件，退回{_sum(rows, 'returned')}件，"
-            f"批准延期{_sum(rows, 'extensions')}件，重办{_sum(rows, 'reworks')}件；"
-            f"截至通报时，超期未办结{len(overdue)}件。"
-        )
-    else:
-        w.para(f"本期无交办和办理记录；截至通报时，超期未办结{len(overdue)}件。")
-    w.heading(1, "二、各单位办理情况")
-    if rows:
-        w.heading(2, "（一）综合排名")
         top, bottom = rows[:3], rows[-1]
         text = f"按本期考核得分排名，位列前{len(top)}名的是{_units(top)}"
         if len(rows) > len(top):
             text += f"；排名末位的是{bottom['unit_name']}"
-        w.para(text + f"。各单位具体指标见附件{attachments.index('units') + 1 if len(attachments) > 1 else ''}。")
-        w.heading(2, "（二）超期情况")
+        w.para(text + f"。各单位具体指标见{see('units')}（各项指标按各单位承担的全部责任事项计，含“散乱污”整治事项）。")
         late = [r for r in rows if r.get("current_overdue")]
         if late:
-            w.para(
-                "当前有超期未办结事项的单位："
-                + "、".join(f"{r['unit_name']}{r['current_overdue']}件" for r in late)
-                + "。"
-            )
+            w.para("当前有超期未办结事项的单位：" + "、".join(f"{r['unit_name']}{r['current_overdue']}项" for r in late) + "。")
         else:
             w.para("参与排名的单位当前均无超期未办结事项。")
     else:
         w.para("本期无可统计的办理情况。")
-    w.heading(1, "三、超期未办结事项")
+    w.heading(1, "三、“散乱污”整治情况（分镇街）")
+    _towns(w, data)
+    w.heading(1, "四、供水供电供气及协办单位办理时效")
+    _timeliness(w, data)
+    w.heading(1, "五、超期事项")
     if overdue:
-        number = attachments.index("overdue") + 1 if len(attachments) > 1 else ""
-        w.para(f"截至通报时，共有{len(overdue)}件事项超期未办结，清单见附件{number}。")
+        w.para(f"截至通报时，共有{len(overdue)}项事项超期未办结（计入承担该事项的单位），清单见{see('overdue')}。")
         n = 0
         for level, label in _LEVELS:
             cases = [c for c in overdue if c.get("supervision") == level]
             if cases:
                 n += 1
-                w.heading(2, f"（{_chinese_number(n)}）{label}{len(cases)}件")
-                w.para(
-                    "、".join(f"{c['number']}（{c.get('lead_unit_name') or c.get('town_name') or '—'}）" for c in cases)
-                    + "。"
-                )
+                w.heading(2, f"（{_chinese_number(n)}）{label}{len(cases)}项")
+                w.para("、".join(f"{c['number']}（{c.get('unit_name') or '—'}，{c.get('obligation_label') or '—'}）" for c in cases) + "。")
     else:
         w.para("截至通报时，无超期未办结事项。")
-    w.heading(1, "四、工作要求")
-    w.para("请各单位对照通报，认真落实“一把手”负责制，按期签收、按期办结；超期事项的承办单位须于收到通报后"
-           "尽快办结，并书面说明超期原因。")  # fmt: skip
+    w.heading(1, "六、红黑榜")
+    red, black = data.get("red") or [], data.get("black") or []
+    if red or black:
+        w.para(f"红榜：{'、'.join(red) or '—'}。黑榜：{'、'.join(black) or '—'}。")
+    else:
+        w.para("本期参与排名的单位不足，不列红黑榜。")
+    w.heading(1, "七、下一步工作要求")
+    for paragraph in (data.get("requirements") or {}).get("paragraphs") or [FALLBACK_REQUIREMENTS]:
+        w.para(paragraph)
     w.para("特此通报。")
+
+
+FALLBACK_REQUIREMENTS = ("请各单位对照通报，认真落实“一把手”负责制，按期签收、按期办结；超期事项的承办单位须于收到通报后"
+                         "尽快办结，并书面说明超期原因。")  # fmt: skip
+
+
+def _overall_text(data: dict[str, Any], rows: list[dict[str, Any]], overdue: list[Any]) -> str:
+    lines = {line["key"]: line for line in data.get("overall") or []}
+    if not lines:
+        return (f"本期共交办{_sum(rows, 'assigned')}件，办结{_sum(rows, 'completed')}件；截至通报时，超期未办结"
+                f"{len(overdue)}件。")  # fmt: skip
+
+    def both(key: str, unit: str) -> str:
+        line = lines[key]
+        return f"{line['label'].split('（')[0]}{line['week']}{unit}（本年累计{line['year']}{unit}）"
+
+    return (
+        f"本周新登记企业问题{lines['registered']['week']}件、新发现“散乱污”场所{lines['sites_found']['week']}处"
+        f"（本年累计分别为{lines['registered']['year']}件、{lines['sites_found']['year']}处）；"
+        f"{both('assigned', '件')}，{both('accepted', '件')}，{both('completed', '件')}，"
+        f"按期办结率{lines['on_time_rate']['week']}（本年{lines['on_time_rate']['year']}）；"
+        f"截至通报时，超期未办结{lines['overdue_open']['week']}项，本周处于督办的{lines['supervised']['week']}项、"
+        f"挂牌督办的{lines['listed']['week']}项。"
+    )
+
+
+TOWN_HEADERS = ("镇（街道、园区）", "本周发现", "本年发现", "取缔", "整顿", "两断三清（完成/应完成）", "验收通过", "验收未通过",
+                "回头看", "复发", "在办", "超期")  # fmt: skip
+TOWN_KEYS = ("unit_name", "found_week", "found_year", "banned", "rectified", "clearing", "passed", "failed", "revisited",
+             "relapsed", "open", "overdue")  # fmt: skip
+TOWN_WIDTHS = (30, 11, 11, 10, 10, 18, 11, 11, 11, 10, 10, 10)
+"""Millimetres, 153 in all (one A4 portrait type area, 156 mm)."""
+TIMELINESS_HEADERS = ("单位", "事项", "本年应办", "本年办结", "其中按时", "按时办结率", "本周办结", "当前超期", "平均用时（工作日）")
+TIMELINESS_KEYS = ("unit_name", "item", "owed", "done", "on_time", "on_time_rate", "done_week", "overdue_now", "avg_days")
+TIMELINESS_WIDTHS = (34, 16, 13, 13, 13, 17, 13, 13, 20)
+
+
+def town_table_rows(data: dict[str, Any]) -> list[list[str]]:
+    """The rows of section 三's table: the towns with anything to report, then 合计."""
+    towns = data.get("towns") or []
+    counted = [k for k in TOWN_KEYS[1:] if k != "clearing"] + ["clearing_owed"]
+    shown = [t for t in towns if t["unit"] and any(t[k] for k in counted)]
+    total = [t for t in towns if not t["unit"]]
+    return [[cell_text(t[k]) for k in TOWN_KEYS] for t in (*shown, *total)]
+
+
+def _towns(w: _Writer, data: dict[str, Any]) -> None:
+    towns = data.get("towns") or []
+    total = next((t for t in towns if not t["unit"]), None)
+    if total is None:
+        w.para("本期无“散乱污”整治数据。")
+        return
+    w.para(
+        f"本周新发现“散乱污”场所{total['found_week']}处，本年累计{total['found_year']}处；本年认定取缔{total['banned']}处、"
+        f"整顿{total['rectified']}处；两断三清应完成{total['clearing_owed']}项，已完成{total['clearing_done']}项；"
+        f"验收通过{total['passed']}处、未通过{total['failed']}处；回头看{total['revisited']}处，复发{total['relapsed']}处；"
+        f"当前在办{total['open']}处，其中有超期事项的{total['overdue']}处。各镇（街道、园区）情况如下表（未列出的无相应数据）。"
+    )  # fmt: skip
+    _table(w.document, TOWN_HEADERS, TOWN_WIDTHS, town_table_rows(data), left=(0,))
+    w.para(indent=False)
+
+
+def timeliness_table_rows(lines: list[dict[str, Any]]) -> list[list[str]]:
+    return [[cell_text(t[k]) for k in TIMELINESS_KEYS] for t in lines]
+
+
+def _timeliness(w: _Writer, data: dict[str, Any]) -> None:
+    timeliness = data.get("timeliness") or {}
+    for n, (part, title) in enumerate((("utilities", "供水、供电、供气单位"), ("co_units", "协办单位")), start=1):
+        w.heading(2, f"（{_chinese_number(n)}）{title}")
+        lines = timeliness.get(part) or []
+        if not lines:
+            w.para("本年无相应事项。")
+            continue
+        late = [f"{t['unit_name']}{t['item']}{t['overdue_now']}项" for t in lines if t["overdue_now"]]
+        w.para("当前超期：" + "、".join(late) + "。" if late else "各单位当前均无超期事项。")
+        _table(w.document, TIMELINESS_HEADERS, TIMELINESS_WIDTHS, timeliness_table_rows(lines), left=(0,))
+        w.para(indent=False)
 
 
 ATTACHMENT_TITLES = {"units": "各单位办理情况统计表", "overdue": "超期未办结事项清单"}
