@@ -41,6 +41,14 @@ MAX_COMMENT = 2000
 ALL_SEEING = frozenset({"dispatcher", "supervisor", "convenor", "admin", "system"})
 """Roles that see every case; other users see the cases of their unit and those they registered."""
 MAX_PAGE_SIZE = 500
+ITEM_TRIGGERS = {
+    "waive": "waive_item",
+    "approve_waiver": "approve_waiver",
+    "reject_waiver": "reject_waiver",
+    "confirm": "confirm_item",
+    "reject": "reject_item",
+}
+"""Decision on an item (``Rulebook.decide_item``) → the trigger its event is recorded under."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,8 @@ class CaseService:
             named = staffing.newly_named(row["fields"], draft.fields)
             staffing.require_staffed(conn, self.org, named, decision.transition.label)
             payload: dict[str, Any] = {"fields": decision.inputs, "unit": actor.department}
+            if decision.transition.cites:  # the views the decision rests on (认定: town, 生态环境分局)
+                payload["views"] = {name: draft.flags.get(name) for name in decision.transition.cites}
             if draft.signals:
                 payload["signals"] = list(draft.signals)
             internal = decision.transition.dest is None
@@ -197,10 +207,43 @@ class CaseService:
             row, rulebook, items, draft = self._load(conn, ref, expected_version, actor)
             inputs = rulebook.complete_item(draft, item, actor, fields or {}, now, [f.sha256 for f in checked])
             payload = {"item": item, "fields": inputs, "unit": actor.department}
+            if draft.items[item].status == "awaiting_confirmation":  # a permit, for its department to confirm
+                payload["confirm_by"] = rulebook.confirmer(item, draft)
             stored = self._store_files(conn, evidence)
             new_row = write_change(
                 conn, row, items, draft, rulebook, trigger="complete_item", actor=actor.username, note=note,
                 payload=payload, now=now, calendar=self.calendar(conn), sinks=self.sinks, stored=stored,
+            )  # fmt: skip
+            return self._view(new_row, draft, rulebook, actor, conn)
+
+    def decide_item(
+        self,
+        ref: str | int,
+        item: str,
+        decision: str,
+        actor: Actor,
+        reason: str | None = None,
+        *,
+        comment: str | None = None,
+        expected_version: int | None = None,
+        evidence: Sequence[Upload] = (),
+    ) -> dict[str, Any]:
+        """Declare an item 不适用 (``waive``, with a reason), approve or reject the declaration
+        (``approve_waiver``, ``reject_waiver``), confirm or reject a reported permit (``confirm``,
+        ``reject``); one audited event (``ITEM_TRIGGERS``)."""
+        if decision not in ITEM_TRIGGERS:
+            raise InvalidInput("decision", f"未知决定“{decision}”；可选：{'、'.join(ITEM_TRIGGERS)}")
+        note = _comment(comment)
+        checked = [self.evidence.check(u.data, u.name) for u in evidence]
+        now = self.clock.now()
+        with self.db.write() as conn:
+            row, rulebook, items, draft = self._load(conn, ref, expected_version, actor)
+            recorded = rulebook.decide_item(draft, item, decision, actor, reason, now, [f.sha256 for f in checked])
+            payload = {"item": item, "decision": decision, **recorded, "unit": actor.department}
+            stored = self._store_files(conn, evidence)
+            new_row = write_change(
+                conn, row, items, draft, rulebook, trigger=ITEM_TRIGGERS[decision], actor=actor.username,
+                note=note, payload=payload, now=now, calendar=self.calendar(conn), sinks=self.sinks, stored=stored,
             )  # fmt: skip
             return self._view(new_row, draft, rulebook, actor, conn)
 

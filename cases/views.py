@@ -4,7 +4,7 @@ and (later) templates. Times are shown in Asia/Shanghai with their offset."""
 from datetime import date, datetime
 from typing import Any
 
-from workflow.case import CaseDraft
+from workflow.case import CONFIRMATION, ITEM_STATUSES, WAIVER, CaseDraft, ItemState
 from workflow.clock import SHANGHAI
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
@@ -21,6 +21,11 @@ ENGINE_TRIGGER_LABELS = {
     "list": "挂牌督办",
     "recompute_deadline": "重算期限",
     "backfill": "升级时补建责任清单",
+    "waive_item": "申请事项不适用",
+    "approve_waiver": "批准不适用申请",
+    "reject_waiver": "驳回不适用申请",
+    "confirm_item": "确认事项办结",
+    "reject_item": "退回事项重办",
 }
 """Names of the triggers the engine fires itself (no definition has them) in the history."""
 
@@ -53,6 +58,45 @@ def is_open(state: str, rulebook: Rulebook) -> bool:
     return not rulebook.spec.states[state].terminal and state not in CLOSED_STATES
 
 
+def _decision(record: dict[str, Any] | None, org: Any) -> dict[str, Any] | None:
+    """A 不适用 declaration or a report awaiting confirmation, times in Asia/Shanghai, units named."""
+    if not record:
+        return None
+    shown = {k: local_text(v) if k.endswith("_at") or k == "at" else v for k, v in record.items()}
+    for name in ("unit", "department", "reported_unit", "decided_unit"):
+        if record.get(name):
+            shown[f"{name}_name"] = org.name(record[name])
+    return shown
+
+
+def _status_text(item: ItemState, rulebook: Rulebook, draft: CaseDraft) -> str:
+    """What the pages say of an item: 待确认（市市场监管局）, 不适用（理由…，批准人，时间）…"""
+    status, org = item.status, rulebook.org
+    if status == "awaiting_confirmation":
+        return f"待确认（{org.name(rulebook.confirmer(item.key, draft) or '')}）"
+    if status == "waived":
+        waiver = item.data.get(WAIVER) or {}
+        at = local_text(waiver.get("decided_at")) or ""
+        return (
+            f"不适用（{waiver.get('reason', '')}，批准人：{waiver.get('decided_by', '')}，{at[:16].replace('T', ' ')}）"
+        )
+    return ITEM_STATUSES[status]
+
+
+def opinions_view(draft: CaseDraft, rulebook: Rulebook) -> list[dict[str, Any]]:
+    """The views the classification rests on (属地核查意见, 生态环境分局意见): text, who, when."""
+    result = []
+    for key, label in rulebook.spec.opinions.items():
+        given = draft.flags.get(key) or {}
+        unit = given.get("unit")
+        result.append({
+            "key": key, "label": label, "given": bool(given), "text": given.get("text"), "by": given.get("by"),
+            "unit": unit, "unit_name": rulebook.org.name(unit) if unit else None, "at": local_text(given.get("at")),
+            "evidence": list(given.get("evidence") or []),
+        })  # fmt: skip
+    return result
+
+
 def case_view(meta: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | None) -> dict[str, Any]:
     """``meta`` is the case row (or a mapping with the same keys) as stored after the change."""
     spec, org = rulebook.spec, rulebook.org
@@ -69,6 +113,11 @@ def case_view(meta: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | No
                 "done_at": local(item.done_at),
                 "evidence": list(item.evidence),
                 "data": dict(item.data),
+                "status": item.status,
+                "status_label": _status_text(item, rulebook, draft),
+                "confirmer": rulebook.confirmer(item.key, draft),
+                "waiver": _decision(item.data.get(WAIVER), org),
+                "confirmation": _decision(item.data.get(CONFIRMATION), org),
             }
         )
     lead = draft.fields.get("lead_unit")
@@ -93,6 +142,8 @@ def case_view(meta: Any, draft: CaseDraft, rulebook: Rulebook, actor: Actor | No
         "definition_version": meta["definition_version"],
         "allowed_triggers": rulebook.allowed_triggers(draft, actor),
         "allowed_items": rulebook.allowed_items(draft, actor),
+        "item_decisions": [{"item": k, "decision": d} for k, d in rulebook.item_decisions(draft, actor)],
+        "opinions": opinions_view(draft, rulebook),
         "fields": dict(draft.fields),
         "counters": dict(draft.counters),
         "co_units": {code: _co_unit(a) for code, a in draft.co_units.items()},

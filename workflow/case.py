@@ -8,6 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+ITEM_STATUSES = {
+    "open": "待办理",
+    "waiver_pending": "不适用申请待审批",
+    "awaiting_confirmation": "待确认",
+    "waived": "不适用（已批准）",
+    "done": "已完成",
+}
+"""What an item's ``status`` may be, with the words the pages show."""
+WAIVER = "waiver"
+"""Key in ``ItemState.data`` of the 不适用 declaration: reason, by, unit, at, evidence, status
+(``pending``, ``approved``, ``rejected``) and the decision (decided_by, decided_at, decision_reason)."""
+CONFIRMATION = "confirmation"
+"""Key in ``ItemState.data`` of a report awaiting its department's confirmation: department,
+reported_by, reported_at, status (``pending``, ``confirmed``, ``rejected``) and the decision."""
+
 
 @dataclass
 class ItemState:
@@ -28,6 +43,19 @@ class ItemState:
     def reset(self) -> None:
         self.done, self.done_by, self.done_at = False, None, None
         self.evidence, self.data = [], {}
+
+    @property
+    def status(self) -> str:
+        """``open``, ``waiver_pending``, ``awaiting_confirmation``, ``waived`` or ``done``
+        (``ITEM_STATUSES``); only ``waived`` and ``done`` count as complete (``done`` is True)."""
+        waiver = self.data.get(WAIVER) or {}
+        if self.done:
+            return "waived" if waiver.get("status") == "approved" else "done"
+        if waiver.get("status") == "pending":
+            return "waiver_pending"
+        if (self.data.get(CONFIRMATION) or {}).get("status") == "pending":
+            return "awaiting_confirmation"
+        return "open"
 
 
 @dataclass

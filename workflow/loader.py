@@ -38,6 +38,7 @@ CHECKLIST_NAMES = ("clearing", "rectification", "signoffs")
 _TOP_KEYS = {
     "type", "name", "number_prefix", "initial", "create", "fields", "counters", "states",
     "transitions", "checklists", "ladder", "violation_departments", "default_review_department", "obligations",
+    "opinions",
 }  # fmt: skip
 
 
@@ -131,8 +132,9 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
     review = top.get("default_review_department")
     if review is not None:
         r.known([review], org.codes(), "default_review_department", "department")
+    opinions = _opinions(r, top.get("opinions") or {})
     transitions = tuple(
-        _transition(r, raw, f"transitions[{i}]", states, fields, counters)
+        _transition(r, raw, f"transitions[{i}]", states, fields, counters, opinions)
         for i, raw in enumerate(top.get("transitions") or [])
     )
     if not transitions:
@@ -156,6 +158,7 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
         violation_departments=violation_departments,
         default_review_department=review,
         obligations=_obligations(r, top.get("obligations") or {}, states, checklists),
+        opinions=opinions,
         source_text=text,
     )
     _check_graph(r, spec)
@@ -335,10 +338,11 @@ def _transition(
     states: Mapping[str, StateSpec],
     fields: Mapping[str, FieldSpec],
     counters: tuple[str, ...],
+    opinions: Mapping[str, str],
 ) -> TransitionSpec:
     data = r.mapping(raw, key)
     allowed = {"trigger", "label", "source", "dest", "internal", "actors", "required", "optional", "store",
-               "allowed_values", "when", "guards", "increment", "effects", "evidence"}  # fmt: skip
+               "allowed_values", "when", "guards", "increment", "effects", "evidence", "cites"}  # fmt: skip
     r.only_keys(data, allowed, key)
     trigger = r.text(data, "trigger", key)
     if not trigger.isidentifier() or trigger.startswith("_"):
@@ -371,6 +375,11 @@ def _transition(
     r.known(increment, counters, f"{key}.increment", "counter")
     evidence = data.get("evidence", "none")
     r.known([evidence], EVIDENCE_MODES, f"{key}.evidence", "evidence mode")
+    cites = r.names(data.get("cites"), f"{key}.cites")
+    for name in cites:
+        if name not in opinions:
+            known = "、".join(opinions) or "（未定义 opinions）"
+            r.fail(f"{key}.cites", f"引用的意见“{name}”未在 opinions 中定义；已定义：{known}")
     return TransitionSpec(
         trigger=trigger,
         sources=sources,
@@ -386,7 +395,20 @@ def _transition(
         increment=increment,
         effects=_named(r, data, "effects", key, rules.EFFECTS, "effect"),
         evidence=evidence,
+        cites=cites,
     )
+
+
+def _opinions(r: _Reader, raw: Any) -> dict[str, str]:
+    """Case flags that hold a unit's opinion → their Chinese labels (``findings: 属地核查意见``)."""
+    result: dict[str, str] = {}
+    for name, label in r.mapping(raw, "opinions").items():
+        if not str(name).isidentifier():
+            r.fail(f"opinions.{name}", "意见名称须为标识符（字母、数字、下划线），即记录该意见的案件标记名")
+        if not isinstance(label, str) or not label.strip():
+            r.fail(f"opinions.{name}", "须给出意见的中文名称，如“属地核查意见”")
+        result[str(name)] = label
+    return result
 
 
 def _checklists(
@@ -398,7 +420,11 @@ def _checklists(
         key = f"checklists.{name}"
         r.known([name], CHECKLIST_NAMES, key, "checklist")
         data = r.mapping(value, key)
-        r.only_keys(data, {"label", "state", "evidence", "ordered", "chosen_by", "items"}, key)
+        r.only_keys(data, {"label", "state", "evidence", "ordered", "chosen_by", "items", "waivable",
+                           "waiver_approvers", "waiver_due"}, key)  # fmt: skip
+        waivable_default, ordered = _flag(r, data, "waivable", key, False), bool(data.get("ordered", False))
+        if waivable_default and ordered:
+            r.fail(f"{key}.waivable", "须按顺序办理的事项（如验收签字）不能声明不适用")
         state = r.one(data.get("state"), states, f"{key}.state", "state")
         evidence = data.get("evidence", "required")
         r.known([evidence], EVIDENCE_MODES, f"{key}.evidence", "evidence mode")
@@ -410,7 +436,12 @@ def _checklists(
                 r.fail(ikey, f"item key also used in checklist {seen_items[item_key]!r}")
             seen_items[item_key] = name
             idata = r.mapping(item_value, ikey)
-            r.only_keys(idata, {"label", "actors", "required", "enabled_by", "due"}, ikey)
+            r.only_keys(idata, {"label", "actors", "required", "enabled_by", "due", "waivable", "confirmed_by",
+                                "confirm_due"}, ikey)  # fmt: skip
+            waivable = _flag(r, idata, "waivable", ikey, waivable_default)
+            if waivable and ordered:
+                r.fail(f"{ikey}.waivable", "须按顺序办理的事项（如验收签字）不能声明不适用")
+            confirmed_by, confirm_due = _confirmation(r, idata, ikey)
             required = r.names(idata.get("required"), f"{ikey}.required")
             r.known(required, fields, f"{ikey}.required", "field")
             enabled_by = idata.get("enabled_by")
@@ -425,14 +456,56 @@ def _checklists(
                 required,
                 enabled_by,
                 r.duration(idata["due"], f"{ikey}.due") if idata.get("due") is not None else None,
+                waivable,
+                confirmed_by,
+                confirm_due,
             )
         if chosen_by is not None:
             r.known([chosen_by], fields, f"{key}.chosen_by", "field")
             r.known(fields[chosen_by].choices, items, f"fields.{chosen_by}.choices", f"item of checklist {name}")
+        approvers, waiver_due = _waiver(r, data, key, any(i.waivable for i in items.values()))
         result[name] = ChecklistSpec(
-            name, r.text(data, "label", key), state, items, evidence, bool(data.get("ordered", False)), chosen_by
+            name, r.text(data, "label", key), state, items, evidence, ordered, chosen_by, approvers, waiver_due
         )
     return result
+
+
+def _flag(r: _Reader, data: Mapping[str, Any], name: str, key: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        r.fail(f"{key}.{name}", f"应为 true 或 false，而不是 {value!r}")
+    return value
+
+
+def _waiver(r: _Reader, data: Mapping[str, Any], key: str, used: bool) -> tuple[tuple[ActorRule, ...], Duration | None]:
+    """Who approves a 不适用 declaration and how long they have (default: the dispatchers, 1wd)."""
+    if not used:
+        for name in ("waiver_approvers", "waiver_due"):
+            if name in data:
+                r.fail(f"{key}.{name}", "本清单没有可声明不适用的事项（waivable: true），此项无意义")
+        return (), None
+    raw = data.get("waiver_approvers", [{"role": "dispatcher"}])
+    approvers = _actors(r, raw, f"{key}.waiver_approvers")
+    due = r.duration(data.get("waiver_due", "1wd"), f"{key}.waiver_due")
+    return approvers, due
+
+
+def _confirmation(r: _Reader, data: Mapping[str, Any], key: str) -> tuple[tuple[ActorRule, ...], Duration | None]:
+    """Who confirms an item its executor reports done (the permit's department), and by when."""
+    if "confirmed_by" not in data:
+        if "confirm_due" in data:
+            r.fail(f"{key}.confirm_due", "只有需确认的事项（confirmed_by）才有确认期限")
+        return (), None
+    raw = data["confirmed_by"]
+    if not isinstance(raw, list) or not raw:
+        r.fail(f"{key}.confirmed_by", "应为确认单位的列表，如 [{role: handler, department: market_regulation}]")
+    rules_ = _actors(r, raw, f"{key}.confirmed_by")
+    for i, rule in enumerate(rules_):
+        if rule.department is None and rule.unit is None:
+            r.fail(f"{key}.confirmed_by[{i}]", "确认单位须指明 department（单位代码）或 unit（与案件的关系）")
+    if "confirm_due" not in data:
+        r.fail(f"{key}.confirm_due", "需确认的事项须给出确认期限，如 5wd")
+    return rules_, r.duration(data["confirm_due"], f"{key}.confirm_due")
 
 
 def _ladder(r: _Reader, raw: Any) -> tuple[LadderStep, ...]:
@@ -507,7 +580,10 @@ def _obligations(
             r.fail(key, "an obligation key is an identifier that names no checklist item")
         data = r.mapping(value, key)
         r.only_keys(data, {"label", "unit", "states", "due", "roles", "after", "until", "measure"}, key)
-        unit = r.one(data.get("unit"), ("office", *rules.RELATIONS), f"{key}.unit", "unit (office or a relation)")
+        unit = r.one(
+            data.get("unit"), ("office", *rules.RELATIONS, *r.org.codes()), f"{key}.unit",
+            "unit (office, a relation or a department code)",
+        )  # fmt: skip
         in_states = r.names(data.get("states"), f"{key}.states")
         if not in_states:
             r.fail(f"{key}.states", "missing: the states in which the obligation is open")
@@ -517,9 +593,12 @@ def _obligations(
                 r.fail(f"{key}.states", f"{state!r} is terminal: nothing is owed there")
         roles = r.names(data.get("roles"), f"{key}.roles") or (("dispatcher",) if unit == "office" else ("handler",))
         r.known(roles, ROLES, f"{key}.roles", "role")
-        after = data.get("after")
-        if after is not None and (not isinstance(after, str) or not after.isidentifier()):
-            r.fail(f"{key}.after", "expected the name of a checklist or of a case flag")
+        after = r.names(data.get("after"), f"{key}.after")
+        for first in after:
+            if not first.isidentifier():
+                r.fail(
+                    f"{key}.after", f"“{first}”不是清单名或案件标记名；after 应为一个名称或名称列表（全部满足后才开启）"
+                )
         until = data.get("until")
         if until is not None and (not isinstance(until, str) or not until.isidentifier()):
             r.fail(f"{key}.until", f"expected {', '.join(OBLIGATION_UNTIL)} or the name of a case flag")
@@ -549,7 +628,7 @@ def _can_act(spec: WorkflowSpec, obligation: ObligationSpec, state: str) -> bool
                 continue
             if obligation.unit == "office" and rule.unit is None and rule.department is None:
                 return True
-            if rule.unit == obligation.unit:
+            if obligation.unit in (rule.unit, rule.department):
                 return True
     return False
 

@@ -13,6 +13,7 @@ are ``cases.obligations``'s job, in the transaction of the decision that changed
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from workflow import rules
 from workflow.calendar import Deadline, WorkingCalendar, end_of_day
 from workflow.case import CaseDraft
 from workflow.org import Actor
@@ -21,6 +22,10 @@ from workflow.spec import ObligationDue, ObligationSpec
 
 CLOCK = ObligationDue(clock=True)
 ITEM_ROLES = ("handler",)
+WAIVER_KEY = "waiver:"
+"""Prefix of the key of the office's obligation to rule on an item's 不适用 declaration."""
+CONFIRM_KEY = "confirm:"
+"""Prefix of the key of a department's obligation to confirm an item reported done."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Owed:
 def _unit_codes(rulebook: Rulebook, case: CaseDraft, unit: str) -> list[str]:
     if unit == "office":
         return [rulebook.org.office]
+    if unit not in rules.RELATIONS:  # a fixed department (the 生态环境分局's view)
+        return [unit]
     return sorted(rulebook.units(case, unit))
 
 
@@ -57,14 +64,17 @@ def _discharged(spec: ObligationSpec, case: CaseDraft, unit: str) -> bool:
     return bool(case.flags.get(spec.until))
 
 
-def _opened(rulebook: Rulebook, case: CaseDraft, after: str | None) -> bool:
-    """Whether what must come first has: a checklist complete, or a case flag set."""
-    if after is None:
-        return True
-    if after in rulebook.spec.checklists:
-        items = case.items_of(after)
-        return bool(items) and all(i.done for i in items)
-    return bool(case.flags.get(after))
+def _opened(rulebook: Rulebook, case: CaseDraft, after: tuple[str, ...]) -> bool:
+    """Whether everything that must come first has: each checklist complete (an item declared
+    不适用 and approved counts), each case flag set."""
+    for name in after:
+        if name in rulebook.spec.checklists:
+            items = case.items_of(name)
+            if not items or not all(i.done for i in items):
+                return False
+        elif not case.flags.get(name):
+            return False
+    return True
 
 
 def can_act(rulebook: Rulebook, case: CaseDraft, unit: str, roles: tuple[str, ...]) -> bool:
@@ -102,6 +112,30 @@ def owed(rulebook: Rulebook, case: CaseDraft) -> list[Owed]:
         roles = tuple(sorted({r.role for r in item.actors})) or ITEM_ROLES
         due = ObligationDue(duration=item.due) if item.due is not None else CLOCK if clock else ObligationDue()
         result.append(Owed(key, executor, item.label, roles, due, True, "item"))
+    return result + _decisions_owed(rulebook, case)
+
+
+def _decisions_owed(rulebook: Rulebook, case: CaseDraft) -> list[Owed]:
+    """What the items of the current stage wait on from another unit: the office's ruling on a
+    不适用 declaration, a permit department's confirmation of a reported item."""
+    result: list[Owed] = []
+    for checklist in rulebook.spec.checklists.values():
+        if checklist.state != case.state:
+            continue
+        for item in case.items_of(checklist.name):
+            spec, status = checklist.items[item.key], item.status
+            if status == "waiver_pending":
+                unit, rules_ = rulebook.waiver_approver(item.key, case), checklist.waiver_approvers
+                key, label, due = f"{WAIVER_KEY}{item.key}", f"审批不适用申请（{spec.label}）", checklist.waiver_due
+            elif status == "awaiting_confirmation":
+                unit, rules_ = rulebook.confirmer(item.key, case), spec.confirmed_by
+                key, label, due = f"{CONFIRM_KEY}{item.key}", f"确认{spec.label}", spec.confirm_due
+            else:
+                continue
+            if unit is None:
+                continue
+            roles = tuple(sorted({r.role for r in rules_})) or ITEM_ROLES
+            result.append(Owed(key, unit, label, roles, ObligationDue(duration=due), True, "item"))
     return result
 
 
@@ -136,4 +170,3 @@ def _working_days_before(calendar: WorkingCalendar, day: date, amount: int) -> d
         day -= timedelta(days=1)
         counted += calendar.is_working_day(day)
     return day
-

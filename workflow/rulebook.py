@@ -15,14 +15,18 @@ from typing import Any
 from transitions import EventData, Machine
 
 from workflow import rules
-from workflow.case import CaseDraft
+from workflow.case import CONFIRMATION, WAIVER, CaseDraft, ItemState
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, TransitionNotAllowed
 from workflow.fields import check_inputs, is_blank
 from workflow.org import SYSTEM_ROLE, Actor, Organisation
 from workflow.rules import RuleContext
-from workflow.spec import ActorRule, TransitionSpec, WorkflowSpec
+from workflow.spec import ActorRule, ChecklistSpec, ItemSpec, TransitionSpec, WorkflowSpec
 
 _CTX = "ctx"
+MAX_REASON = 2000
+ITEM_DECISIONS = ("waive", "approve_waiver", "reject_waiver", "confirm", "reject")
+"""What may be decided about an item besides completing it: declare it 不适用, approve or reject
+that declaration, confirm or reject a report of a permit's department."""
 
 
 class _Holder:
@@ -67,6 +71,12 @@ def _chosen(index: int) -> Any:
         return True
 
     return mark
+
+
+def _may(rulebook: "Rulebook", rules_: Iterable[ActorRule], actor: Actor | None, case: CaseDraft) -> bool:
+    """Whether ``actor`` (anyone, when None) may act under ``rules_``."""
+    rules_ = tuple(rules_)
+    return bool(rules_) and (actor is None or rulebook.permitted(rules_, actor, case))
 
 
 class Rulebook:
@@ -125,9 +135,10 @@ class Rulebook:
         """The department that completes an item: a fixed department, the unit in a relation, or
         the office for items of the dispatcher."""
         found = self.spec.item(key)
-        if found is None:
-            return None
-        for rule in found[1].actors:
+        return self._unit_of(found[1].actors, case) if found is not None else None
+
+    def _unit_of(self, rules_: Iterable[ActorRule], case: CaseDraft) -> str | None:
+        for rule in rules_:
             if rule.department is not None:
                 return rule.department
             if rule.unit is not None:
@@ -136,6 +147,18 @@ class Rulebook:
             if rule.role == "dispatcher":
                 return self.org.office
         return None
+
+    def confirmer(self, key: str, case: CaseDraft) -> str | None:
+        """The department that confirms an item its executor reports done (None: none does)."""
+        found = self.spec.item(key)
+        return self._unit_of(found[1].confirmed_by, case) if found is not None else None
+
+    def waiver_approver(self, key: str, case: CaseDraft) -> str | None:
+        """The unit that approves a 不适用 declaration of the item (the office), if it is waivable."""
+        found = self.spec.item(key)
+        if found is None or not found[1].waivable:
+            return None
+        return self._unit_of(found[0].waiver_approvers, case)
 
     def allowed_triggers(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
         """Triggers out of the case's state, limited to what ``actor`` may fire when given.
@@ -157,9 +180,10 @@ class Rulebook:
         for relation in rules.RELATIONS:
             units |= self.units(case, relation)
         for key in case.items:
-            executor = self.executor(key, case)
-            if executor:
-                units.add(executor)
+            for unit in (self.executor(key, case), self.confirmer(key, case)):
+                if unit:
+                    units.add(unit)
+        units |= {o.unit for o in self.spec.obligations.values() if o.unit in self.org.codes()}
         return units
 
     def allowed_items(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
@@ -169,7 +193,7 @@ class Rulebook:
             if checklist.state != case.state:
                 continue
             for item in case.items_of(checklist.name):
-                if item.done:
+                if item.status != "open":
                     continue
                 rules_ = checklist.items[item.key].actors
                 if actor is None or self.permitted(rules_, actor, case):
@@ -244,7 +268,49 @@ class Rulebook:
         now: datetime,
         evidence: list[str],
     ) -> dict[str, Any]:
-        """Complete one checklist item, rectification item or sign-off; return the inputs."""
+        """Complete one checklist item, rectification item or sign-off (report it, for an item its
+        department confirms); return the inputs."""
+        checklist, item_spec, item = self._item_in_stage(case, key)
+        if not self.permitted(item_spec.actors, actor, case):
+            raise PermissionDenied(f"“{item_spec.label}”只能由{self.describe(item_spec.actors)}办理")
+        self._require_open(item, item_spec)
+        if checklist.ordered:
+            earlier = [i.label for i in case.items_of(checklist.name) if i.position < item.position and not i.done]
+            if earlier:
+                raise GuardFailed("item_order", f"须先完成：{'、'.join(earlier)}")
+        optional = tuple(n for n in ("notes",) if n in self.spec.fields and n not in item_spec.required)
+        inputs = check_inputs(
+            self.spec.fields, given, item_spec.required, optional, self.org, what=f"“{item_spec.label}”"
+        )
+        if checklist.evidence == "required" and not evidence:
+            raise InvalidInput("evidence", f"“{item_spec.label}”须上传至少一份证明材料（照片或文件）")
+        item.evidence = list(dict.fromkeys(evidence))
+        item.data = dict(inputs)
+        if item_spec.confirmed_by:  # a permit: done once its department confirms it
+            item.data[CONFIRMATION] = {
+                "status": "pending", "department": self.confirmer(key, case), "reported_by": actor.username,
+                "reported_unit": actor.department, "reported_at": now.isoformat(),
+            }  # fmt: skip
+            return inputs
+        item.done, item.done_by, item.done_at = True, actor.username, now
+        return inputs
+
+    # --- 不适用 and confirmation --------------------------------------------------------------
+
+    def _require_open(self, item: ItemState, spec: ItemSpec) -> None:
+        status = item.status
+        if status == "open":
+            return
+        if status == "waiver_pending":
+            raise GuardFailed("item_open", f"“{spec.label}”已申请不适用，正待审批")
+        if status == "awaiting_confirmation":
+            department = self.org.name((item.data.get(CONFIRMATION) or {}).get("department") or "")
+            raise GuardFailed("item_open", f"“{spec.label}”已上报办结，正待{department}确认")
+        if status == "waived":
+            raise GuardFailed("item_open", f"“{spec.label}”已批准为不适用")
+        raise GuardFailed("item_open", f"“{spec.label}”已于{item.done_at}由{item.done_by}完成")
+
+    def _item_in_stage(self, case: CaseDraft, key: str) -> tuple[ChecklistSpec, ItemSpec, ItemState]:
         found = self.spec.item(key)
         if found is None:
             known = [k for c in self.spec.checklists.values() for k in c.items]
@@ -256,21 +322,90 @@ class Rulebook:
         if case.state != checklist.state:
             label = self.spec.states[checklist.state].label
             raise GuardFailed("item_state", f"“{item_spec.label}”只能在“{label}”阶段办理")
-        if not self.permitted(item_spec.actors, actor, case):
-            raise PermissionDenied(f"“{item_spec.label}”只能由{self.describe(item_spec.actors)}办理")
-        if item.done:
-            raise GuardFailed("item_open", f"“{item_spec.label}”已于{item.done_at}由{item.done_by}完成")
-        if checklist.ordered:
-            earlier = [i.label for i in case.items_of(checklist.name) if i.position < item.position and not i.done]
-            if earlier:
-                raise GuardFailed("item_order", f"须先完成：{'、'.join(earlier)}")
-        optional = tuple(n for n in ("notes",) if n in self.spec.fields and n not in item_spec.required)
-        inputs = check_inputs(
-            self.spec.fields, given, item_spec.required, optional, self.org, what=f"“{item_spec.label}”"
-        )
-        if checklist.evidence == "required" and not evidence:
-            raise InvalidInput("evidence", f"“{item_spec.label}”须上传至少一份证明材料（照片或文件）")
-        item.done, item.done_by, item.done_at = True, actor.username, now
-        item.evidence = list(dict.fromkeys(evidence))
-        item.data = inputs
-        return inputs
+        return checklist, item_spec, item
+
+    def item_decisions(self, case: CaseDraft, actor: Actor | None = None) -> list[tuple[str, str]]:
+        """(item, decision) pairs that ``actor`` (or anyone) may make now (``ITEM_DECISIONS``)."""
+        result = []
+        for checklist in self.spec.checklists.values():
+            if checklist.state != case.state:
+                continue
+            for item in case.items_of(checklist.name):
+                spec, status = checklist.items[item.key], item.status
+                if status == "open" and spec.waivable and _may(self, spec.actors, actor, case):
+                    result.append((item.key, "waive"))
+                elif status == "waiver_pending" and _may(self, checklist.waiver_approvers, actor, case):
+                    result += [(item.key, "approve_waiver"), (item.key, "reject_waiver")]
+                elif status == "awaiting_confirmation" and _may(self, spec.confirmed_by, actor, case):
+                    result += [(item.key, "confirm"), (item.key, "reject")]
+        return result
+
+    def decide_item(
+        self,
+        case: CaseDraft,
+        key: str,
+        decision: str,
+        actor: Actor,
+        reason: str | None,
+        now: datetime,
+        evidence: list[str],
+    ) -> dict[str, Any]:
+        """Declare an item 不适用, approve or reject the declaration, confirm or reject a report;
+        change ``case`` in place and return what the event records (or raise, changing nothing)."""
+        if decision not in ITEM_DECISIONS:
+            raise InvalidInput("decision", f"未知决定“{decision}”；可选：{'、'.join(ITEM_DECISIONS)}")
+        checklist, spec, item = self._item_in_stage(case, key)
+        text = (reason or "").strip()
+        if len(text) > MAX_REASON:
+            raise InvalidInput("reason", f"理由最多{MAX_REASON}个字，实际{len(text)}个字")
+        needs_reason = decision in ("waive", "reject_waiver", "reject")
+        if needs_reason and not text:
+            words = {"waive": "申请不适用", "reject_waiver": "驳回不适用申请", "reject": "退回"}[decision]
+            raise InvalidInput("reason", f"{words}须填写理由")
+        if evidence and decision != "waive":
+            raise InvalidInput("evidence", "只有申请不适用时可以上传证明材料")
+        stamp = {"by": actor.username, "unit": actor.department, "at": now.isoformat()}
+        if decision == "waive":
+            if not spec.waivable:
+                raise GuardFailed("item_waivable", f"“{spec.label}”不能申请不适用，须按要求办理")
+            if not self.permitted(spec.actors, actor, case):
+                raise PermissionDenied(f"“{spec.label}”的不适用申请只能由{self.describe(spec.actors)}提出")
+            self._require_open(item, spec)
+            item.data = {WAIVER: {"status": "pending", "reason": text, "evidence": list(dict.fromkeys(evidence)),
+                                  **stamp}}  # fmt: skip
+            item.evidence = list(dict.fromkeys(evidence))
+            return {"reason": text, "approver": self.waiver_approver(key, case)}
+        if decision in ("approve_waiver", "reject_waiver"):
+            if not spec.waivable:
+                raise GuardFailed("item_waivable", f"“{spec.label}”不能申请不适用")
+            if not self.permitted(checklist.waiver_approvers, actor, case):
+                who = self.describe(checklist.waiver_approvers)
+                raise PermissionDenied(f"“{spec.label}”的不适用申请只能由{who}审批")
+            waiver = dict(item.data.get(WAIVER) or {})
+            if item.status != "waiver_pending":
+                raise GuardFailed("waiver_pending", f"“{spec.label}”没有待审批的不适用申请")
+            approved = decision == "approve_waiver"
+            waiver.update(status="approved" if approved else "rejected", decided_by=actor.username,
+                          decided_unit=actor.department, decided_at=now.isoformat(), decision_reason=text or None)  # fmt: skip
+            if approved:
+                item.done, item.done_by, item.done_at = True, actor.username, now
+                item.data = {WAIVER: waiver}
+            else:
+                item.evidence, item.data = [], {WAIVER: waiver}
+            return {"reason": text or None, "declared_by": waiver.get("by"), "declared_reason": waiver.get("reason")}
+        if not spec.confirmed_by:
+            raise GuardFailed("item_confirmed", f"“{spec.label}”不需要确认")
+        if not self.permitted(spec.confirmed_by, actor, case):
+            raise PermissionDenied(f"“{spec.label}”只能由{self.describe(spec.confirmed_by)}确认")
+        report = dict(item.data.get(CONFIRMATION) or {})
+        if item.status != "awaiting_confirmation":
+            raise GuardFailed("confirmation_pending", f"“{spec.label}”没有待确认的办结上报")
+        report.update(status="confirmed" if decision == "confirm" else "rejected", decided_by=actor.username,
+                      decided_unit=actor.department, decided_at=now.isoformat(), decision_reason=text or None)  # fmt: skip
+        if decision == "confirm":
+            item.done, item.done_by = True, report.get("reported_by")
+            item.done_at = datetime.fromisoformat(report["reported_at"]) if report.get("reported_at") else now
+            item.data = {**item.data, CONFIRMATION: report}
+        else:
+            item.evidence, item.data = [], {CONFIRMATION: report}
+        return {"reason": text or None, "reported_by": report.get("reported_by")}

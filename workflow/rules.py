@@ -271,9 +271,21 @@ def raise_to_convenors_at_second_reopen(ctx: RuleContext) -> None:
         ctx.case.signals.append("raised_to_convenors")
 
 
+def _opinion(ctx: RuleContext) -> dict[str, Any]:
+    return {
+        "at": ctx.now.isoformat(), "unit": ctx.actor.department, "by": ctx.actor.username,
+        "text": ctx.inputs.get("notes"), "evidence": list(ctx.evidence),
+    }  # fmt: skip
+
+
 def record_findings(ctx: RuleContext) -> None:
-    """The town hands in its verification (核查意见): the office's 认定 is owed from now on."""
-    ctx.case.flags["findings"] = {"at": ctx.now.isoformat(), "unit": ctx.actor.department, "by": ctx.actor.username}
+    """The town hands in its verification (属地核查意见); handed in again, the later one stands."""
+    ctx.case.flags["findings"] = _opinion(ctx)
+
+
+def record_ecology_view(ctx: RuleContext) -> None:
+    """The 生态环境分局 hands in its view on the classification (生态环境分局意见)."""
+    ctx.case.flags["ecology_view"] = _opinion(ctx)
 
 
 def set_category_ban(ctx: RuleContext) -> None:
@@ -366,6 +378,7 @@ EFFECTS: dict[str, Effect] = {
         restart_clock_5wd,
         raise_to_convenors_at_second_reopen,
         record_findings,
+        record_ecology_view,
         set_category_ban,
         set_category_rectify,
         open_clearing_checklist,

@@ -117,6 +117,8 @@ class TransitionSpec:
     """Named effects applied to the case after the state changed."""
     evidence: str = "none"
     """``none``, ``optional`` or ``required``: files attached to the action."""
+    cites: tuple[str, ...] = ()
+    """Opinions (``WorkflowSpec.opinions``) copied into the event: what the decision rests on."""
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -134,6 +136,14 @@ class ItemSpec:
     """A yes/no case field that switches this optional item on (``cut_gas``)."""
     due: Duration | None = None
     """How long its unit has, counted from the item's opening; None: the case's running deadline."""
+    waivable: bool = False
+    """Its executor may declare it 不适用 (with a reason); the office approves or rejects, and an
+    approved item counts as complete (a site on its own well has no water to cut)."""
+    confirmed_by: tuple[ActorRule, ...] = ()
+    """Who confirms it once its executor reports it done (the department that issues a permit);
+    empty: reporting it done completes it."""
+    confirm_due: Duration | None = None
+    """How long the confirming department has, counted from the report."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,10 @@ class ChecklistSpec:
     """Items must be completed in the order given (the acceptance sign-offs)."""
     chosen_by: str | None = None
     """A case field listing which items apply (the rectification items)."""
+    waiver_approvers: tuple[ActorRule, ...] = ()
+    """Who approves or rejects a 不适用 declaration of its items (the office's dispatchers)."""
+    waiver_due: Duration | None = None
+    """How long the approvers have, counted from the declaration."""
 
 
 @dataclass(frozen=True)
@@ -173,16 +187,17 @@ class ObligationSpec:
     label: str
     """Chinese label shown in 待办, notices and reports (``签收``, ``办理并答复``)."""
     unit: str
-    """``office`` or a unit relation (``lead_unit``, ``co_unit``, ``town`` …); ``co_unit`` gives one
-    obligation per co-unit."""
+    """``office``, a unit relation (``lead_unit``, ``co_unit``, ``town`` …; ``co_unit`` gives one
+    obligation per co-unit) or a fixed department code (``ecology``)."""
     states: tuple[str, ...]
     """The states in which it is open."""
     due: ObligationDue
     roles: tuple[str, ...] = ("handler",)
     """Roles of the unit that may act on it (``dispatcher`` for the office)."""
-    after: str | None = None
-    """A checklist that must be complete, or a case flag that must be set, before it opens
-    (submit for acceptance once 两断三清 is done; classify once the town's findings are in)."""
+    after: tuple[str, ...] = ()
+    """Checklists that must be complete, or case flags that must be set, before it opens (submit
+    for acceptance once 两断三清 is done; classify once the town's findings and the 生态环境分局's
+    view are in): all of them."""
     until: str | None = None
     """What discharges it before the state changes: ``co_feedback`` (this co-unit fed back) or a
     flag of the case (``findings``)."""
@@ -227,6 +242,8 @@ class WorkflowSpec:
     default_review_department: str | None = None
     obligations: Mapping[str, ObligationSpec] = field(default_factory=dict)
     """What each unit owes in each state (the items of the checklists are obligations too)."""
+    opinions: Mapping[str, str] = field(default_factory=dict)
+    """Case flags that hold a unit's opinion (``findings`` → 属地核查意见), with their labels."""
     source_text: str = field(default="", repr=False, compare=False)
 
     @property

@@ -1,4 +1,5 @@
-"""``caseflow case …``: register, advance, complete items, show, list and history."""
+"""``caseflow case …``: register, advance, complete items (declare them 不适用, approve, confirm),
+show, list and history."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,58 @@ def item(
         _output(view, as_json, f"{view['number']}：“{label}”已完成，版本 {view['version']}")
 
 
+ITEM_COMMANDS = {
+    "waive-item": "waive",
+    "approve-waiver": "approve_waiver",
+    "reject-waiver": "reject_waiver",
+    "confirm-item": "confirm",
+    "reject-item": "reject",
+}
+"""``caseflow case <command> CASE ITEM`` → the decision on the item (``CaseService.decide_item``)."""
+ITEM_HELP = {
+    "waive": "申请事项不适用（ITEM，如 cut_water），须 --reason 说明理由，可附 --evidence。",
+    "approve_waiver": "批准事项的不适用申请（联席办调度员）。",
+    "reject_waiver": "驳回事项的不适用申请（联席办调度员），须 --reason；事项退回执行单位办理。",
+    "confirm": "确认属地上报办结的事项（如营业执照，由发证部门经办人确认）。",
+    "reject": "退回属地上报办结的事项（发证部门经办人），须 --reason；事项退回属地重办。",
+}
+DONE_WORDS = {
+    "waive": "已申请不适用，待审批",
+    "approve_waiver": "已批准为不适用",
+    "reject_waiver": "不适用申请已驳回，退回执行单位办理",
+    "confirm": "已确认办结",
+    "reject": "已退回属地重办",
+}
+
+
+def _item_command(name: str, decision: str) -> None:
+    @case_group.command(name, help=ITEM_HELP[decision])
+    @click.argument("case_ref", metavar="CASE")
+    @click.argument("item")
+    @as_option
+    @click.option("--reason", help="理由")
+    @evidence_option
+    @comment_option
+    @version_option
+    @json_option
+    def command(
+        case_ref: str, item: str, as_user: str | None, reason: str | None, evidence: tuple[Path, ...],
+        comment: str | None, expected_version: int | None, as_json: bool,
+    ) -> None:  # fmt: skip
+        with open_app() as app:
+            actor = _actor(app, as_user)
+            view = app.cases.decide_item(
+                case_ref, item, decision, actor, reason, comment=comment, expected_version=expected_version,
+                evidence=_uploads(evidence),
+            )  # fmt: skip
+            label = next((i["label"] for i in view["items"] if i["key"] == item), item)
+            _output(view, as_json, f"{view['number']}：“{label}”{DONE_WORDS[decision]}，版本 {view['version']}")
+
+
+for _name, _decision in ITEM_COMMANDS.items():
+    _item_command(_name, _decision)
+
+
 @case_group.command("show")
 @click.argument("case_ref", metavar="CASE")
 @as_option
@@ -199,7 +252,7 @@ def history(case_ref: str, as_json: bool) -> None:
 def todo(as_user: str, as_json: bool) -> None:
     """我的待办：本单位此刻可以办理的责任事项，最紧急的在前。"""
     with open_app() as app:
-        result = app.cases.todo(app.users.actor(as_user))
+        result = app.cases.todo(app.users.actor(as_user), limit=None)
         if as_json:
             print_json(result["items"])
             return
@@ -248,15 +301,21 @@ def _print_case(app: "App", view: dict[str, Any]) -> None:
     if view["items"]:
         items = Table(title="事项")
         items.add_column("事项", no_wrap=True)
-        for column in ("名称", "执行单位", "完成", "完成人", "时间", "材料"):
+        for column in ("名称", "执行单位", "状态", "完成人", "时间", "材料"):
             items.add_column(column)
         for i in view["items"]:
             items.add_row(
-                i["key"], i["label"], app.org.name(i["executor"] or ""), "✔" if i["done"] else "",
+                i["key"], i["label"], app.org.name(i["executor"] or ""), i.get("status_label") or "",
                 i["done_by"] or "", (i["done_at"] or "")[:16], str(len(i["evidence"])),
             )  # fmt: skip
         out.print(items)
+    for o in view.get("opinions") or []:
+        given = f"{o['text'] or ''}（{o['unit_name']} {o['by']}，{(o['at'] or '')[:16].replace('T', ' ')}）"
+        out.print(f"{o['label']}：{given if o['given'] else '尚未提出'}")
     allowed = "、".join(view["allowed_triggers"]) or "无"
     out.print(f"可执行的操作：{allowed}")
     if view["allowed_items"]:
         out.print(f"可办理的事项：{'、'.join(view['allowed_items'])}（caseflow case item {view['number']} ITEM …）")
+    for d in view.get("item_decisions") or []:
+        command = next(name for name, decision in ITEM_COMMANDS.items() if decision == d["decision"])
+        out.print(f"可决定：caseflow case {command} {view['number']} {d['item']} …")

@@ -91,8 +91,10 @@ def test_verification_owes_the_town_its_findings_then_the_office_its_classificat
     site_book: Rulebook, kit: Any
 ) -> None:
     case = kit.site_case("verifying")
-    assert keys(site_book, case) == [("verify", "kongcheng", True)]
+    assert keys(site_book, case) == [("verify", "kongcheng", True), ("ecology_view", "ecology", True)]
     case.flags["findings"] = {"at": OPENED.isoformat()}
+    assert keys(site_book, case) == [("ecology_view", "ecology", True)]  # 认定 waits for both views
+    case.flags["ecology_view"] = {"at": OPENED.isoformat()}
     assert keys(site_book, case) == [("classify", "sti", True)]
 
 

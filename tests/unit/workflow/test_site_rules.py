@@ -67,6 +67,9 @@ def complete(book: Rulebook, case: CaseDraft, key: str, kit: SimpleNamespace, **
     if key == "cut_power":
         given.setdefault("meter_reading", "10234.5")
     book.complete_item(case, key, actor, given, kit.NOW, [kit.sha(key)])
+    confirmer = book.confirmer(key, case)
+    if confirmer is not None:  # a permit counts as done once its department confirms it
+        book.decide_item(case, key, "confirm", _actor(confirmer), None, kit.NOW, [])
 
 
 def classify_ban(book: Rulebook, kit: SimpleNamespace, cut_gas: str | None = None) -> CaseDraft:

@@ -80,6 +80,7 @@ ENTERPRISE_TABLE: dict[str, tuple[set[str], set[str], str | None]] = {
 SITE_TABLE: dict[str, tuple[set[str], set[str], str | None]] = {
     "start_verification": ({"reported"}, D | TOWN, "verifying"),
     "submit_findings": ({"verifying"}, TOWN, None),
+    "submit_ecology_view": ({"verifying"}, {"handler_review"}, None),  # 市生态环境分局's view (§9)
     "dismiss": ({"verifying"}, D, "dismissed"),
     "classify_ban": ({"verifying"}, D, "clearing"),
     "classify_rectify": ({"verifying"}, D, "rectifying"),
@@ -111,7 +112,7 @@ REQUIRED = {
         "answer": {"result", "reply", "signed_by"}, "send_back": {"reason"},
         "close": {"satisfaction"}, "reopen": {"satisfaction", "reason"},
         "co_feedback": {"reply"}},
-    S: {"submit_findings": {"notes"}, "dismiss": {"reason"}, "classify_ban": {"plan"}, "classify_rectify": {"items"},
+    S: {"submit_findings": {"notes"}, "submit_ecology_view": {"notes"}, "dismiss": {"reason"}, "classify_ban": {"plan"}, "classify_rectify": {"items"},
         "extend_rectification": {"deadline"}, "convert_to_ban": {"reason"},
         "fail_acceptance": {"reason"}, "confirm_revisit": {"notes"},
         "report_relapse": {"notes"}},
@@ -140,6 +141,7 @@ def inputs_for(kit: SimpleNamespace, workflow: str, trigger: str) -> dict[str, A
         "reopen": {"satisfaction": "不满意", "reason": "企业反映问题未解决"},
         "co_feedback": {"reply": "已提供用地意见"},
         "submit_findings": {"notes": "现场核实：无证生产，有喷漆废气"},
+        "submit_ecology_view": {"notes": "有喷漆废气直排，建议取缔"},
         "dismiss": {"reason": "持证合规经营"},
         "classify_ban": {"plan": "一企一策：断水断电，清除原料产品设备", "cut_gas": "否"},
         "classify_rectify": {
