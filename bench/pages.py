@@ -14,7 +14,8 @@ the API to-do list's statements.
 
 The cache lives in ``$CASEFLOW_BENCH_CACHE`` or ``~/.cache/caseflow-bench`` and is keyed by the
 number of cases and the builder's version; ``--rebuild`` makes it again. The pages are timed on
-a copy brought to the newest schema revision (``at_head``, cached per revision).
+a copy brought to the newest schema revision (``at_head``, cached per revision and content of
+the migrations).
 """
 
 import argparse
@@ -42,7 +43,7 @@ from config.settings import Settings  # noqa: E402
 from workflow.clock import SHANGHAI, FixedClock  # noqa: E402
 from workflow.uscc import check_character  # noqa: E402
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 NOW = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
 TARGET_MS = 200.0
 CASES, EVENTS, ITEMS, UNITS = Case.__table__, CaseEvent.__table__, CaseItem.__table__, CaseUnit.__table__
@@ -203,7 +204,7 @@ def _one_case(rng: random.Random, case_id: int, n: int, versions: dict[str, str]
         "title": title, "lead_unit": lead, "town": town, "uscc": fields.get("uscc"), "fields": fields, "counters": {},
         "co_units": {c: {"accepted_at": None, "feedback_at": None, "feedback": None} for c in co},
         "flags": {"units": units, "due_date": due_day.isoformat() if due_day else None},
-        "due_at": due_at, "due_date": due_day, "due_provisional": False, "ladder_level": level, "deadline_seq": 1,
+        "due_at": due_at, "due_date": due_day, "due_provisional": False, "ladder_level": level, "supervision": level, "deadline_seq": 1,
         "next_check_at": due_at, "created_by": "collector", "created_at": created, "updated_at": created,
         "closed_at": closed_at, "event_seq": len(events), "head_hash": events[-1]["hash"],
     })  # fmt: skip
@@ -234,13 +235,17 @@ def _history(rng: random.Random, case_id: int, number: str, kind: str, state: st
 
 def at_head(source: Path) -> Path:
     """A copy of the cached database brought to the newest schema revision (made once per
-    revision, cached next to it): the cache is built once, the migrations move on."""
+    revision and content of the migrations, cached next to it): the cache is built once, the migrations move on."""
     from alembic.script import ScriptDirectory
 
     from cases.migrate import _config
 
+    import hashlib
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
-    target = source.parent / f"{source.name}-r{head}"
+    versions = Path(_config().get_main_option("script_location") or "") / "versions"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(versions.glob("*.py")))).hexdigest()[:8]
+    target = source.parent / f"{source.name}-r{head}-{digest}"  # a migration edited since: made again
     if not (target / "caseflow.db").exists():
         partial = source.parent / f"{target.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)

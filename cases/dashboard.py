@@ -340,62 +340,31 @@ class Dashboard:
         return [(monday - timedelta(weeks=n), monday - timedelta(weeks=n - 1)) for n in range(count - 1, -1, -1)]
 
     def trends(self, count: int = 12) -> dict[str, Any]:
-        """Per week: registered, closed, closed on time (never overdue), newly overdue; and
-        on-time rates per responsible unit over the same weeks."""
+        """Per week: cases registered, cases closed, and obligations newly overdue (ladder steps to
+        逾期). On-time rates are the figures' (``cases.figures``), counted over obligations."""
         weeks = self.weeks(count)
-
         since = _start(weeks[0][0])
 
         def week_of(column: Any) -> Any:  # one pass over the index range, binned by week
             return case(*[(column >= _start(w[0]), i) for i, w in reversed(list(enumerate(weeks)))], else_=-1)
 
-        registered, closed, on_time, overdue = [0] * count, [0] * count, [0] * count, [0] * count
-        units: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        ever = exists().where(and_(STEPS.c.case_id == CASES.c.id, STEPS.c.level == "overdue"))
-        unit = func.coalesce(CASES.c.lead_unit, CASES.c.town)
+        registered, closed, overdue = [0] * count, [0] * count, [0] * count
         with self.db.read() as conn:
-            week = week_of(CASES.c.created_at)
-            for i, n in conn.execute(select(week, func.count()).where(CASES.c.created_at >= since).group_by(week)):
-                if i >= 0:
-                    registered[i] = n
-            week = week_of(STEPS.c.at)
-            stmt = select(week, func.count()).where(and_(STEPS.c.level == "overdue", STEPS.c.at >= since)).group_by(week)
-            for i, n in conn.execute(stmt):
-                if i >= 0:
-                    overdue[i] = n
-            week = week_of(CASES.c.closed_at)
-            for late in (False, True):
-                where = and_(CASES.c.closed_at >= since, ever) if late else CASES.c.closed_at >= since
-                for i, u, n in conn.execute(select(week, unit, func.count()).where(where).group_by(week, unit)):
-                    if i < 0:
-                        continue
-                    if late:  # closed after having been overdue: not on time
-                        on_time[i] -= n
-                        units[u or ""][1] -= n
-                    else:
-                        closed[i] += n
-                        on_time[i] += n
-                        units[u or ""][0] += n
-                        units[u or ""][1] += n
+            for column, where, into in (
+                (CASES.c.created_at, CASES.c.created_at >= since, registered),
+                (CASES.c.closed_at, CASES.c.closed_at >= since, closed),
+                (STEPS.c.at, and_(STEPS.c.level == "overdue", STEPS.c.at >= since), overdue),
+            ):
+                week = week_of(column)
+                for i, n in conn.execute(select(week, func.count()).where(where).group_by(week)):
+                    if i >= 0:
+                        into[i] = n
         rows = [
             {"week": f"{w[0].isocalendar()[0]}-W{w[0].isocalendar()[1]:02d}", "from": w[0], "to": w[1] - timedelta(days=1),
-             "registered": registered[i], "closed": closed[i], "on_time": on_time[i], "overdue": overdue[i]}
+             "registered": registered[i], "closed": closed[i], "overdue": overdue[i]}
             for i, w in enumerate(weeks)
         ]  # fmt: skip
-        by_unit = sorted(
-            ({"unit": u, "closed": c, "on_time": t, "rate": t / c if c else None} for u, (c, t) in units.items() if u),
-            key=lambda r: (r["rate"] if r["rate"] is not None else 2, -r["closed"]),
-        )
-        total_closed, total_on_time = sum(closed), sum(on_time)
-        return {
-            "weeks": rows,
-            "by_unit": by_unit,
-            "closed": total_closed,
-            "on_time": total_on_time,
-            "rate": total_on_time / total_closed if total_closed else None,
-            "from": weeks[0][0],
-            "to": weeks[-1][1] - timedelta(days=1),
-        }
+        return {"weeks": rows, "closed": sum(closed), "from": weeks[0][0], "to": weeks[-1][1] - timedelta(days=1)}
 
     # --- one case -----------------------------------------------------------------------------
 

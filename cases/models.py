@@ -80,7 +80,10 @@ class CaseEvent(SQLModel, table=True):
     """One append-only, hash-chained entry of a case's history."""
 
     __tablename__ = "case_event"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_event_seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_case_event_seq"),
+        Index("ix_case_event_trigger_at", "trigger", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id")
@@ -306,6 +309,7 @@ class Obligation(SQLModel, table=True):
         Index("ix_obligation_case", "case_id", "closed_at"),
         Index("ix_obligation_next_check_at", "next_check_at"),
         Index("ix_obligation_closed_at", "closed_at"),
+        Index("ix_obligation_lead_open", "lead", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -316,6 +320,9 @@ class Obligation(SQLModel, table=True):
     measure: str | None = Field(default=None, max_length=16, description="accept (签收) or complete (办结)")
     label: str = Field(max_length=100)
     unit: str = Field(max_length=64)
+    lead: str | None = Field(default=None, max_length=64)
+    """The case's lead unit (else its town) while the obligation is open: what the cases a unit
+    leads wait on from others is read by it."""
     roles: list[str] = _json([])
     ready: bool = True
     """The unit can act on it now (False while it waits on another unit: an extension ruling)."""

@@ -109,6 +109,8 @@ def reconcile(
         changes: dict[str, Any] = {}
         if ob.ready != o.ready:
             changes["ready"] = o.ready
+        if ob.lead != lead_of(row):  # reassigned: the case's lists follow its new lead unit
+            changes["lead"] = lead_of(row)
         if o.due.clock or o.due.before_clock is not None:  # deadlines that move with the case's clock
             values = _values(o, ob.opened_at, row, rulebook, calendar)
             if values["due_at"] == ob.due_at:
@@ -131,6 +133,11 @@ def reconcile(
     return Reconciled(wanted, top)
 
 
+def lead_of(row: dict[str, Any]) -> str | None:
+    """The unit answerable for the case as a whole: its lead unit, else its town (a site)."""
+    return row.get("lead_unit") or row.get("town")
+
+
 def shown_level(clock_level: str, obligation_level: str) -> str:
     """What a case shows: the higher of its own clock's level and its open obligations' highest."""
     return max(clock_level or "normal", obligation_level or "normal", key=ladder.rank)
@@ -145,7 +152,8 @@ def opening_rows(
     return [
         {
             "case_id": row["id"], "key": o.key, "kind": o.kind, "measure": o.measure, "label": o.label,
-            "unit": o.unit, "roles": list(o.roles), "ready": o.ready, "opened_at": now, "opened_trigger": trigger,
+            "unit": o.unit, "lead": lead_of(row), "roles": list(o.roles), "ready": o.ready, "opened_at": now,
+            "opened_trigger": trigger,
             "ever_overdue": False, "closed_at": None, "closed_by": None, "closed_trigger": None,
             "outcome": None, "on_time": None,
             **_values(o, now, row, rulebook, calendar),

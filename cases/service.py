@@ -59,6 +59,13 @@ class Upload:
     data: bytes
 
 
+def _total(shown: int, limit: int | None, offset: int, count: Callable[[], int]) -> int:
+    """All the entries of a paged list: counted only when the page may not hold the last one."""
+    if limit is None or (shown < limit and (shown or not offset)):
+        return offset + shown
+    return count()
+
+
 def _comment(comment: str | None) -> str | None:
     if comment is None or not comment.strip():
         return None
@@ -292,15 +299,21 @@ class CaseService:
         view["obligations"] = [responsibility.view(o, self.org, now) for o in owed]
         return view
 
-    def todo(self, actor: Actor) -> dict[str, Any]:
+    def todo(
+        self, actor: Actor, *, limit: int | None = responsibility.MAX_TODO, offset: int = 0
+    ) -> dict[str, Any]:
         """``actor``'s 待办: the open obligations of their unit they can act on now, most urgent
-        first; and what the cases their unit leads wait on from others."""
+        first; and what the cases their unit leads wait on from others. Each list is the page of
+        ``limit`` entries (None: all) from ``offset``; ``total`` and ``waiting_total`` count them all."""
         now = self.clock.now()
+        unit = actor.department
         with self.db.read() as conn:
-            mine = responsibility.todo(conn, actor.department, actor.roles, self.org, now)
-            others = responsibility.waiting_on_others(conn, actor.department, self.org, now)
-        return {"unit": actor.department, "unit_name": self.org.name(actor.department), "items": mine,
-                "waiting_on_others": others}  # fmt: skip
+            mine = responsibility.todo(conn, unit, actor.roles, self.org, now, limit, offset)
+            total = _total(len(mine), limit, offset, lambda: responsibility.count_todo(conn, unit, actor.roles))
+            others = responsibility.waiting_on_others(conn, unit, self.org, now, limit, offset)
+            waiting = _total(len(others), limit, offset, lambda: responsibility.count_waiting_on_others(conn, unit))
+        return {"unit": unit, "unit_name": self.org.name(unit), "items": mine, "total": total,
+                "waiting_on_others": others, "waiting_total": waiting}  # fmt: skip
 
     def history(self, ref: str | int, actor: Actor | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:

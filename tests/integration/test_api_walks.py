@@ -402,6 +402,34 @@ def test_todo_lists_what_waits_on_the_callers_unit_by_deadline(api_env: ApiEnv, 
     assert first["total"] == page["total"]
 
 
+def test_api_todo_pages_the_obligations_and_counts_them_all(api_env: ApiEnv, people: dict[str, ApiClient]) -> None:
+    """``GET /api/todo`` gives a page of the unit's obligations (``limit``, ``offset``) with the
+    true ``total``: the pages put together are the whole list, most urgent first, as the service
+    gives it unpaged; a wrong ``limit`` is refused in Chinese."""
+    office, drc = people["office"], people["drc"]
+    numbers = []
+    for n in range(5):
+        response = office.post("/api/cases", json={"type": "enterprise_issue", "fields": enterprise_fields(title=f"分页-{n}")})
+        numbers.append(response.json()["number"])
+        assert office.act(numbers[-1], "assign", {"lead_unit": "drc"}).status_code == 200
+    whole = api_env.app.cases.todo(api_env.app.users.actor(drc.username), limit=None)
+    assert {e["number"] for e in whole["items"]} >= set(numbers) and whole["total"] == len(whole["items"])
+    pages, offset = [], 0
+    while True:
+        page = drc.get("/api/todo", params={"limit": 2, "offset": offset}).json()
+        assert page["total"] == len(whole["items"]) and page["limit"] == 2 and page["offset"] == offset
+        if not page["items"]:
+            break
+        assert len(page["items"]) <= 2
+        pages += [(e["number"], e["key"]) for e in page["items"]]
+        offset += 2
+    assert pages == [(e["number"], e["key"]) for e in whole["items"]]
+    default = drc.get("/api/todo").json()
+    assert default["limit"] == 100 and default["items"] == drc.get("/api/todo", params={"limit": 100}).json()["items"]
+    for wrong in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "多"}):
+        error_of(drc.get("/api/todo", params=wrong), 422, "invalid_input")
+
+
 def test_case_list_is_limited_to_what_the_caller_may_see(api_env: ApiEnv, people: dict[str, ApiClient]) -> None:
     office, power, finance, supervisor = people["office"], people["power"], people["finance"], people["supervisor"]
     response = office.post(

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from cases.responsibility import MAX_TODO
 from cases.service import Upload
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
 from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, ErrorBody, Event, TodoList
@@ -20,6 +21,8 @@ router = APIRouter(prefix="/api", tags=["cases"], responses=ERRORS)
 NumberPath = Annotated[str, Path(max_length=32, description="案件编号（如 QY-2026-00001）或 ID")]
 TriggerPath = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")]
 MAX_FILES = 10
+TODO_PAGE = 100
+"""Obligations per page of ``GET /api/todo`` unless ``limit`` says otherwise."""
 
 
 @router.post("/cases", status_code=201, response_model=CaseView, summary="登记案件")
@@ -59,9 +62,13 @@ def list_cases(
 @router.get(
     "/todo", response_model=TodoList, summary="我的待办：本单位此刻可以办理的责任事项（最紧急的在前），及等待其他单位的事项"
 )
-def todo(app: AppDep, actor: ActorDep) -> Any:
-    result = app.cases.todo(actor)
-    return {**result, "total": len(result["items"])}
+def todo(
+    app: AppDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_TODO, description="每页条数（两个列表各自）")] = TODO_PAGE,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="从第几条起（0 为最紧急的一条）")] = 0,
+) -> Any:
+    return {**app.cases.todo(actor, limit=limit, offset=offset), "limit": limit, "offset": offset}
 
 
 @router.get("/todo/cases", response_model=CasePage, summary="等待本单位办理的案件（按期限排序，分页）")

@@ -135,9 +135,13 @@ class TodoList(BaseModel):
     items: list[TodoEntry]
     """The open obligations of the caller's unit the caller can act on now, most urgent first."""
     total: int
+    """How many such obligations there are in all (``items`` is the page from ``offset``)."""
     waiting_on_others: list[TodoEntry]
     """What the cases the caller's unit leads wait on from other units, and its own obligations
-    that wait on another unit first."""
+    that wait on another unit first (the page from ``offset``)."""
+    waiting_total: int
+    limit: int
+    offset: int
 
 
 class CasePage(BaseModel):

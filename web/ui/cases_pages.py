@@ -103,15 +103,26 @@ def _choices(page: Page) -> dict[str, Any]:
     }
 
 
+OWED_PAGE = 50
+"""Obligations per page of 我的待办 (each of its two lists)."""
+
+
 @router.get("/todo")
 def todo(request: Request, page: PageDep) -> Response:
     params = request.query_params
     office = page.actor.has("dispatcher") and page.actor.department == page.app.org.office
     f = _filter(params, waiting=page.actor.department, with_new=office, sort="due", state=None, open_only=False,
                 unit=None, department=None)  # fmt: skip
-    owed = page.app.cases.todo(page.actor) if not is_htmx(request) else {"items": [], "waiting_on_others": []}
+    owed_page = _page_number(params.get("op"))
+    owed = (
+        page.app.cases.todo(page.actor, limit=OWED_PAGE, offset=(owed_page - 1) * OWED_PAGE)
+        if not is_htmx(request)
+        else {"items": [], "total": 0, "waiting_on_others": [], "waiting_total": 0}
+    )
+    owed["page"], owed["pages"] = owed_page, max(1, -(-max(owed["total"], owed["waiting_total"]) // OWED_PAGE))
     context = {"title": "我的待办", "active": "todo", "params": params, "qs": lambda **c: _query_string(params, **c),
                "unit_name": page.app.org.name(page.actor.department), "office": office, "owed": owed,
+               "owed_page_size": OWED_PAGE,
                **_list_context(page, f, _page_number(params.get("page"))), **_choices(page)}  # fmt: skip
     if is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(page, request, "_case_rows.html", {**context, "base": "/todo"})
