@@ -185,14 +185,9 @@ def _count(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def unit_figures(
-    conn: Connection, period: Period, now: datetime, calendar: WorkingCalendar
-) -> dict[str, UnitFigures]:
-    """The figures of every unit that owed anything in the period (see the module docstring):
-    one ``GROUP BY unit`` over the obligations active in the period, plus the working days of
-    the ones completed in it."""
-    start, end = period.start, period.end
-    as_of = min(end, now)
+def _conditions(start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
+    """Each figure's condition on one obligation (the module docstring in SQL): what
+    ``unit_figures`` counts and ``obligations_counted`` lists."""
     o = OBLIGATIONS
     active = and_(o.c.opened_at < end, or_(o.c.closed_at.is_(None), o.c.closed_at >= start))
     late_by = and_(o.c.due_at.is_not(None), o.c.due_at >= start, o.c.due_at < as_of)
@@ -201,20 +196,42 @@ def unit_figures(
     accept, complete, on_time = o.c.measure == "accept", o.c.measure == "complete", o.c.on_time.is_(True)
     returned = o.c.closed_trigger == "return"
     open_at_end = and_(o.c.opened_at < as_of, or_(o.c.closed_at.is_(None), o.c.closed_at >= as_of))
-    columns = {
-        "assigned": _count(and_(accept, opened_in)),
-        "accepted": _count(and_(accept, done_in, ~returned)),
-        "accepted_on_time": _count(and_(accept, done_in, ~returned, on_time)),
-        "returned": _count(and_(accept, done_in, returned)),
-        "done": _count(done_in),
-        "done_on_time": _count(and_(done_in, on_time)),
-        "completed": _count(and_(complete, done_in)),
-        "reworks": _count(and_(complete, opened_in, o.c.opened_trigger.in_(("send_back", "reopen")))),
-        "overdue_open": _count(and_(open_at_end, o.c.due_at.is_not(None), o.c.due_at <= as_of)),
-        "went_overdue": _count(and_(late_by, or_(o.c.closed_at.is_(None), o.c.closed_at >= o.c.due_at))),
-        **{level: _count(and_(active, o.c.level == level)) for level in LEVELS_COUNTED},
+    return {
+        "assigned": and_(accept, opened_in),
+        "accepted": and_(accept, done_in, ~returned),
+        "accepted_on_time": and_(accept, done_in, ~returned, on_time),
+        "returned": and_(accept, done_in, returned),
+        "done": done_in,
+        "done_on_time": and_(done_in, on_time),
+        "late": and_(done_in, o.c.on_time.is_(False)),
+        "completed": and_(complete, done_in),
+        "reworks": and_(complete, opened_in, o.c.opened_trigger.in_(("send_back", "reopen"))),
+        "overdue_open": and_(open_at_end, o.c.due_at.is_not(None), o.c.due_at <= as_of),
+        "went_overdue": and_(late_by, or_(o.c.closed_at.is_(None), o.c.closed_at >= o.c.due_at)),
+        **{level: and_(active, o.c.level == level) for level in LEVELS_COUNTED},
     }
-    stmt = select(o.c.unit, *(c.label(name) for name, c in columns.items())).where(or_(active, late_by)).group_by(o.c.unit)
+
+
+COUNTED_IN_SQL = ("assigned", "accepted", "accepted_on_time", "returned", "done", "done_on_time", "completed",
+                  "reworks", "overdue_open", "went_overdue", *LEVELS_COUNTED)  # fmt: skip
+"""The figures ``unit_figures`` counts in its GROUP BY (``late`` is done − done_on_time)."""
+
+
+def unit_figures(
+    conn: Connection, period: Period, now: datetime, calendar: WorkingCalendar
+) -> dict[str, UnitFigures]:
+    """The figures of every unit that owed anything in the period (see the module docstring):
+    one ``GROUP BY unit`` over the obligations active in the period, plus the working days of
+    the ones completed in it."""
+    start, end = period.start, period.end
+    o = OBLIGATIONS
+    conditions = _conditions(start, end, min(end, now))
+    columns = {name: _count(conditions[name]) for name in COUNTED_IN_SQL}
+    # Every figure counts obligations open at some time since ``start`` (those due in the period
+    # and late were still open when due): read them by the index on closed_at, so the cost
+    # follows the open obligations and the period, not the table.
+    since_start = or_(o.c.closed_at.is_(None), o.c.closed_at >= start)
+    stmt = select(o.c.unit, *(c.label(name) for name, c in columns.items())).where(since_start).group_by(o.c.unit)
     figures: dict[str, UnitFigures] = {}
     for row in conn.execute(stmt):
         figures[row.unit] = UnitFigures(row.unit, **{name: int(getattr(row, name) or 0) for name in columns})
@@ -222,7 +239,7 @@ def unit_figures(
     def of(unit: str) -> UnitFigures:
         return figures.setdefault(unit, UnitFigures(unit))
 
-    completed = select(o.c.unit, o.c.opened_at, o.c.closed_at).where(and_(complete, done_in))
+    completed = select(o.c.unit, o.c.opened_at, o.c.closed_at).where(conditions["completed"])
     for unit, opened_at, closed_at in conn.execute(completed):
         of(unit).days.append(max(0, calendar.working_days_between(_day(opened_at), _day(closed_at))))
     _case_figures(conn, start, end, of)
@@ -274,29 +291,7 @@ def obligations_counted(
 ) -> list[Any]:
     """The obligations behind one figure of one unit (each figure links to what it counts)."""
     o = OBLIGATIONS
-    start, end, as_of = period.start, period.end, min(period.end, now)
-    closed_in = and_(o.c.closed_at.is_not(None), _in(o.c.closed_at, start, end), o.c.outcome == "done")
-    conditions = {
-        "assigned": and_(o.c.measure == "accept", _in(o.c.opened_at, start, end)),
-        "accepted": and_(o.c.measure == "accept", closed_in, o.c.closed_trigger != "return"),
-        "returned": and_(o.c.measure == "accept", closed_in, o.c.closed_trigger == "return"),
-        "done": closed_in,
-        "late": and_(closed_in, o.c.on_time.is_(False)),
-        "completed": and_(o.c.measure == "complete", closed_in),
-        "reworks": and_(
-            o.c.measure == "complete", _in(o.c.opened_at, start, end), o.c.opened_trigger.in_(("send_back", "reopen"))
-        ),
-        "overdue_open": and_(
-            o.c.opened_at < as_of, or_(o.c.closed_at.is_(None), o.c.closed_at >= as_of), o.c.due_at <= as_of
-        ),
-        "went_overdue": and_(
-            _in(o.c.due_at, start, as_of), or_(o.c.closed_at.is_(None), o.c.closed_at >= o.c.due_at)
-        ),
-    }
-    for level in LEVELS_COUNTED:
-        conditions[level] = and_(
-            o.c.level == level, o.c.opened_at < end, or_(o.c.closed_at.is_(None), o.c.closed_at >= start)
-        )
+    conditions = _conditions(period.start, period.end, min(period.end, now))
     if figure not in conditions:
         raise InvalidInput("figure", f"未知指标“{figure}”；可选：{'、'.join(conditions)}")
     stmt = (
