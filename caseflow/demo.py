@@ -110,7 +110,7 @@ def _site_cases(app: App) -> int:
     ban = ("office", "classify_ban", {"plan": "依法取缔，落实两断三清", "cut_gas": "no"})
     _site(app, 1, "无名塑料颗粒加工点", "环境违法,无证无照")
     n = _site(app, 2, "废旧轮胎堆放点", "环境违法")
-    _steps(app, n, [verify])
+    _steps(app, n, [verify, ("kongcheng_handler", "submit_findings", {"notes": "现场堆放废旧轮胎约200吨，无任何手续"})])
     n = _site(app, 3, "露天喷漆作坊", "环境违法,无证无照")
     _steps(app, n, [verify, ban])
     app.cases.complete_item(
@@ -129,6 +129,10 @@ def _site_cases(app: App) -> int:
             ),
         ],
     )
+    # the licence reported by the town, waiting for 市市场监管局's confirmation
+    app.cases.complete_item(
+        n, "business_license", app.users.actor("kongcheng_handler"), {"notes": "已领取营业执照"}, evidence=photo
+    )
     n = _site(app, 5, "废品回收站", "环境违法")
     _steps(app, n, [verify, ban])
     for item, user in (("cut_water", "water_handler"), ("cut_power", "power_handler"), ("clear_materials", "kongcheng_handler"),
@@ -136,4 +140,11 @@ def _site_cases(app: App) -> int:
         fields = {"meter_reading": "5321"} if item == "cut_power" else {}
         app.cases.complete_item(n, item, app.users.actor(user), fields, evidence=photo)
     _steps(app, n, [("kongcheng_handler", "submit_clearance", {})])
-    return 5
+    # a 不适用 declaration waiting for the office: the site draws water from its own well
+    n = _site(app, 6, "自备井洗砂点", "环境违法")
+    _steps(app, n, [verify, ban])
+    water = app.users.actor("water_handler")
+    app.cases.decide_item(
+        n, "cut_water", "waive", water, "该场所使用自备井取水，无市政供水户，无水可断", evidence=photo
+    )
+    return 6

@@ -38,7 +38,10 @@ def test_both_views_are_owed_then_the_office_owes_the_classification(app, actors
         "无证生产，有喷漆废气", "kongcheng", "孔城镇",
     )  # fmt: skip
     assert opinions["findings"]["at"] == "2026-09-30T10:00:00+08:00" and len(opinions["findings"]["evidence"]) == 1
-    assert (opinions["ecology_view"]["label"], opinions["ecology_view"]["text"]) == ("生态环境分局意见", "废气直排，建议取缔")
+    assert (opinions["ecology_view"]["label"], opinions["ecology_view"]["text"]) == (
+        "生态环境分局意见",
+        "废气直排，建议取缔",
+    )
 
     app.cases.advance(number, "classify_ban", a.dispatcher, {"plan": "依法取缔"})
     event = app.cases.history(number)[-1]
@@ -46,7 +49,10 @@ def test_both_views_are_owed_then_the_office_owes_the_classification(app, actors
     views = event["payload"]["views"]
     assert views["findings"]["text"] == "无证生产，有喷漆废气" and views["findings"]["by"] == "kongcheng"
     assert views["ecology_view"]["text"] == "废气直排，建议取缔" and views["ecology_view"]["unit"] == "ecology"
-    assert {o["key"]: o["given"] for o in app.cases.show(number)["opinions"]} == {"findings": True, "ecology_view": True}
+    assert {o["key"]: o["given"] for o in app.cases.show(number)["opinions"]} == {
+        "findings": True,
+        "ecology_view": True,
+    }
 
 
 def test_the_office_may_classify_before_the_ecology_view_and_the_event_says_it_was_missing(app, actors, verifying):

@@ -28,7 +28,9 @@ def rectifying(app, actors):
 
 def test_the_town_reports_the_licence_and_market_regulation_confirms_it(app, actors, rectifying):
     a, number = actors, rectifying
-    view = app.cases.complete_item(number, "business_license", a.kongcheng, {"notes": "已领取执照"}, evidence=[photo(2)])
+    view = app.cases.complete_item(
+        number, "business_license", a.kongcheng, {"notes": "已领取执照"}, evidence=[photo(2)]
+    )
     licence = item(view, "business_license")
     assert (licence["status"], licence["done"], licence["confirmer"]) == (
         "awaiting_confirmation", False, "market_regulation",

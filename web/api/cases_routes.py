@@ -14,7 +14,17 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from cases.responsibility import MAX_TODO
 from cases.service import Upload
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
-from web.api.schemas import ERRORS, ActionRequest, CaseCreate, CasePage, CaseView, ErrorBody, Event, TodoList
+from web.api.schemas import (
+    ERRORS,
+    ActionRequest,
+    CaseCreate,
+    CasePage,
+    CaseView,
+    ErrorBody,
+    Event,
+    ItemDecisionRequest,
+    TodoList,
+)
 from workflow.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/api", tags=["cases"], responses=ERRORS)
@@ -175,6 +185,74 @@ async def complete_item(
         ),
         payload={"fields": values, "comment": comment, "expected_version": expected_version,
                  "evidence": described(uploads)},  # fmt: skip
+    )
+
+
+ITEM_DECISION_PATHS = {
+    "waive": "waive", "approve-waiver": "approve_waiver", "reject-waiver": "reject_waiver",
+    "confirm": "confirm", "reject": "reject",
+}  # fmt: skip
+"""The last part of ``/api/cases/{number}/items/{item}/…`` → the decision."""
+_DECISION_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": ItemDecisionRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "reason": {"type": "string", "maxLength": 2000},
+                        "comment": {"type": "string", "maxLength": 2000},
+                        "expected_version": {"type": "integer", "minimum": 1},
+                        "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/cases/{number}/items/{item}/{decision}",
+    response_model=CaseView,
+    summary="事项决定：申请不适用（waive，可附证明材料）、审批不适用申请（approve-waiver / reject-waiver）、"
+    "确认或退回上报办结的事项（confirm / reject）",
+    openapi_extra=_DECISION_BODY,
+)
+async def decide_item(
+    number: NumberPath,
+    item: TriggerPath,
+    decision: Annotated[str, Path(pattern=r"^(waive|approve-waiver|reject-waiver|confirm|reject)$")],
+    app: AppDep,
+    actor: ActorDep,
+    request: Request,
+    key: IdempotencyKeyHeader = None,
+) -> Any:
+    uploads: list[Upload] = []
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=MAX_FILES, max_fields=20) as form:
+            files = [f for f in form.getlist("evidence") if isinstance(f, StarletteUploadFile)]
+            if len(files) != len(form.getlist("evidence")):
+                raise InvalidInput("evidence", "evidence 应为上传的文件")
+            uploads = await read_uploads(files, app.evidence.max_bytes)  # type: ignore[arg-type]
+            raw = {k: v or None for k, v in form.items() if k != "evidence" and isinstance(v, str)}
+        try:
+            body = ItemDecisionRequest.model_validate(raw)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+    else:
+        try:
+            body = ItemDecisionRequest.model_validate_json(await request.body() or b"{}")
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    return await run_in_threadpool(
+        Idempotency(app, actor, key, request).run,
+        lambda: app.cases.decide_item(
+            number, item, ITEM_DECISION_PATHS[decision], actor, body.reason, comment=body.comment,
+            expected_version=body.expected_version, evidence=uploads,
+        ),
+        payload={**body.model_dump(mode="json"), "evidence": described(uploads)},
     )
 
 

@@ -44,6 +44,40 @@ class Item(BaseModel):
     done_at: str | None
     evidence: list[str]
     data: dict[str, Any]
+    status: Literal["open", "waiver_pending", "awaiting_confirmation", "waived", "done"] = "open"
+    """待办理 / 不适用申请待审批 / 待确认 / 不适用（已批准）/ 已完成; only the last two count as complete."""
+    status_label: str = ""
+    confirmer: str | None = None
+    """The department that confirms the item once reported done (a permit's issuer), if any."""
+    waiver: dict[str, Any] | None = None
+    """The 不适用 declaration: reason, by, unit, at, status (pending/approved/rejected), decided_by …"""
+    confirmation: dict[str, Any] | None = None
+    """The report awaiting confirmation: department, reported_by, reported_at, status, decided_by …"""
+
+
+class ItemDecision(BaseModel):
+    item: str
+    decision: Literal["waive", "approve_waiver", "reject_waiver", "confirm", "reject"]
+
+
+class Opinion(BaseModel):
+    """A unit's view the classification rests on (属地核查意见, 生态环境分局意见)."""
+
+    key: str
+    label: str
+    given: bool
+    text: str | None
+    by: str | None
+    unit: str | None
+    unit_name: str | None
+    at: str | None
+    evidence: list[str]
+
+
+class ItemDecisionRequest(Strict):
+    reason: str | None = Field(default=None, max_length=2000, description="理由（申请不适用、驳回、退回时必填）")
+    comment: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="乐观锁：期望的案件版本")
 
 
 class ObligationView(BaseModel):
@@ -90,6 +124,9 @@ class CaseView(BaseModel):
     definition_version: str
     allowed_triggers: list[str]
     allowed_items: list[str]
+    item_decisions: list[ItemDecision] = Field(default_factory=list)
+    """What the caller may decide about items now (declare 不适用, approve, confirm …)."""
+    opinions: list[Opinion] = Field(default_factory=list)
     fields: dict[str, Any]
     counters: dict[str, Any]
     co_units: dict[str, Any]

@@ -26,6 +26,7 @@ from workflow.errors import CaseflowError, GuardFailed, InvalidInput, NotFound, 
 from workflow.graph import mermaid
 from workflow.ladder import LEVELS, MANUAL_TRIGGERS
 from workflow.rulebook import Rulebook
+from workflow.spec import FieldSpec, WorkflowSpec
 
 router = APIRouter(include_in_schema=False)
 PageDep = Annotated[Page, Depends(current_page)]
@@ -205,6 +206,37 @@ def _item_forms(page: Page, view: dict[str, Any], rulebook: Rulebook, state: dic
     return result
 
 
+DECISION_FORMS = {  # decision → (button, URL part, reason required, evidence)
+    "waive": ("申请不适用", "waive", True, "optional"),
+    "approve_waiver": ("批准不适用", "approve-waiver", False, "none"),
+    "reject_waiver": ("驳回申请", "reject-waiver", True, "none"),
+    "confirm": ("确认办结", "confirm", False, "none"),
+    "reject": ("退回重办", "reject", True, "none"),
+}
+DECISION_REASON = FieldSpec("reason", "理由", "text", max_length=2000)
+
+
+def _decision_forms(page: Page, view: dict[str, Any], spec: WorkflowSpec, state: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """Item → the forms of the decisions the user may take on it (不适用, approval, confirmation)."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for d in view.get("item_decisions") or []:
+        item, decision = d["item"], d["decision"]
+        label, part, needs_reason, evidence = DECISION_FORMS[decision]
+        key = f"{item}:{decision}"
+        mine = state if state and state["kind"] == "decision" and state["key"] == key else None
+        values, errors = (mine["values"], mine["errors"]) if mine else ({}, {})
+        widgets = forms.widgets(
+            spec, page.app.org, ("reason",) if needs_reason else (),
+            () if needs_reason else ("reason",), values, errors, extra={"reason": DECISION_REASON},
+        )  # fmt: skip
+        result.setdefault(item, []).append({
+            "kind": "decision", "key": key, "label": label, "widgets": widgets, "evidence": evidence,
+            "url": f"/cases/{view['number']}/items/{item}/{part}", "secondary": decision in ("waive", "reject_waiver", "reject"),
+            "message": mine["message"] if mine else None, "comment": mine["comment"] if mine else "", "open": bool(mine),
+        })  # fmt: skip
+    return result
+
+
 def _history(page: Page, rulebook: Rulebook, events: list[dict[str, Any]], users: dict[str, Any]) -> list[dict[str, Any]]:
     spec, org, labels = rulebook.spec, page.app.org, item_labels(rulebook.spec)
     states = {n: s.label for n, s in spec.states.items()}
@@ -214,9 +246,18 @@ def _history(page: Page, rulebook: Rulebook, events: list[dict[str, Any]], users
         what = trigger_label(spec, e["trigger"])
         if e["trigger"] == "complete_item":
             what = f"完成事项：{labels.get(payload.get('item', ''), payload.get('item', ''))}"
+            if payload.get("confirm_by"):
+                what = f"上报办结（待{org.name(payload['confirm_by'])}确认）：{labels.get(payload['item'], payload['item'])}"
+        elif payload.get("decision") and payload.get("item"):
+            what = f"{what}：{labels.get(payload['item'], payload['item'])}"
         person = users.get(e["actor"])
         fields = [(spec.fields[k].label if k in spec.fields else ("督办理由" if k == "reason" else k), value_text(spec, org, k, v))
                   for k, v in (payload.get("fields") or {}).items() if e["trigger"] != "create"]  # fmt: skip
+        if payload.get("decision") and payload.get("reason"):
+            fields.append(("理由", payload["reason"]))
+        for name, given in (payload.get("views") or {}).items():
+            label = rulebook.spec.opinions.get(name, name)
+            fields.append((label, f"{given['text'] or ''}（{org.name(given['unit'])}）" if given else "未提出"))
         result.append({
             "seq": e["seq"], "at": e["at"], "what": what, "trigger": e["trigger"], "comment": e["comment"],
             "actor": person["display_name"] if person else ("系统" if e["actor"] == "system" else e["actor"]),
@@ -249,6 +290,7 @@ def case_context(page: Page, number: str, state: dict[str, Any] | None = None) -
         "title": f"{view['number']} {view['title']}", "active": "", "view": view, "spec": spec, "fields": fields,
         "remaining": remaining(app.calendar.calendar(), today, view["due_date"]) if view["open"] else None,
         "actions": _action_forms(page, view, rulebook, state), "item_forms": _item_forms(page, view, rulebook, state),
+        "decision_forms": _decision_forms(page, view, spec, state),
         "checklists": checklists, "evidence": board.evidence_meta(shas), "history": _history(page, rulebook, events, users),
         "users": users, "diagram": state_diagram(spec, view["state"], visited), "steps": state_steps(spec, view["state"], visited),
         "mermaid": mermaid(spec, view["state"]),
@@ -275,6 +317,10 @@ def case_page(number: NumberPath, request: Request, page: PageDep, done: str | N
         what = "登记" if done == "create" else MANUAL_LABELS.get(done) or trigger_label(spec, done)
         if done.startswith("item:"):
             what = "完成“" + item_labels(spec).get(done[5:], done[5:]) + "”"
+        if done.startswith("decision:") and done.count(":") == 2:
+            _, item, decision = done.split(":")
+            if decision in DECISION_FORMS:
+                what = f"{DECISION_FORMS[decision][0]}“{item_labels(spec).get(item, item)}”"
         context["done"] = what
     return render(page, request, "case.html", context)
 
@@ -333,7 +379,10 @@ async def _handle(request: Request, page: Page, number: str, kind: str, key: str
 def _refused(request: Request, page: Page, number: str, kind: str, key: str, state: dict[str, Any], status: int) -> Response:
     context = case_context(page, number, state)
     if is_htmx(request):
-        forms_ = context["actions"] if kind == "action" else list(context["item_forms"].values())
+        if kind == "decision":
+            forms_ = [f for group in context["decision_forms"].values() for f in group]
+        else:
+            forms_ = context["actions"] if kind == "action" else list(context["item_forms"].values())
         form = next((f for f in forms_ if f["key"] == key), None)
         if form is not None:
             return render(page, request, "_action_form.html", {**context, "form": form}, status)
@@ -349,6 +398,35 @@ async def act(number: NumberPath, trigger: KeyPath, request: Request, page: Page
 @router.post("/cases/{number}/items/{item}")
 async def complete_item(number: NumberPath, item: KeyPath, request: Request, page: PageDep) -> Response:
     return await _submit(request, page, number, "item", item)
+
+
+@router.post("/cases/{number}/items/{item}/{decision}")
+async def decide_item(number: NumberPath, item: KeyPath, decision: str, request: Request, page: PageDep) -> Response:
+    found = next((d for d, form in DECISION_FORMS.items() if form[1] == decision), None)
+    if found is None:
+        raise NotFound("决定", decision)
+    async with request.form(max_files=MAX_FILES + 1) as form:
+        check_csrf(page, form)
+        view = page.app.cases.show(number, page.actor)
+        spec = page.board.rulebook(view["definition_version"]).spec
+        values = forms.read(form, spec, ("reason",), {"reason": DECISION_REASON})
+        comment = str(form.get("comment") or "")
+        version = str(form.get("expected_version") or "")
+        key = f"{item}:{found}"
+        try:
+            uploads = await _uploads(form, page.app.evidence.max_bytes)
+            page.app.cases.decide_item(
+                view["number"], item, found, page.actor, values.get("reason"), comment=comment,
+                expected_version=int(version) if version.isdigit() else None, evidence=uploads,
+            )  # fmt: skip
+        except PermissionDenied:
+            raise
+        except CaseflowError as exc:
+            errors = exc.errors if isinstance(exc, InvalidInput) and set(exc.errors) <= {"reason"} else {}
+            message = "请按提示修改后再提交" if errors else exc.message
+            state = {"kind": "decision", "key": key, "values": values, "errors": errors, "message": message, "comment": comment}
+            return _refused(request, page, view["number"], "decision", key, state, exc.http_status if exc.http_status < 500 else 409)
+    return redirect(request, f"/cases/{view['number']}?done=decision:{key}")
 
 
 @router.get("/evidence/{sha256}")
