@@ -1,4 +1,5 @@
-"""``caseflow notify …`` (the outbox and the inbox) and ``caseflow report bulletin``."""
+"""``caseflow notify …`` (the outbox and the inbox) and ``caseflow report bulletin`` (with
+``--requirements-file F --as USER``: the office's 下一步工作要求 of the week, saved first)."""
 
 from pathlib import Path
 from typing import Any
@@ -117,19 +118,40 @@ def report_group() -> None:
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="输出文件（默认 bulletin-周次.格式）"
 )
 @click.option("--issue", "issue_no", type=click.IntRange(1, 999), metavar="N", help="期号（默认为该周的 ISO 周序号）")
-@click.option("--send", is_flag=True, help="同时作为通知发给联席办和召集人")
-def report_bulletin(week: str | None, fmt: str, output: Path | None, issue_no: int | None, send: bool) -> None:
-    """专项工作通报：各单位交办、签收、办结、超期、满意度等指标及排名，附超期案件清单。"""
-    from cases.reports import previous_week
+@click.option("--send", is_flag=True, help="同时作为通知发给联席办、召集人和各成员单位（成员单位的本单位情况在前）")
+@click.option("--requirements-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="F",
+              help="先把该文件（UTF-8，每段一行）保存为本周的下一步工作要求，空文件恢复默认；须同时用 --as 指明联席办调度员")  # fmt: skip
+@click.option("--as", "as_user", metavar="USER", help="修改下一步工作要求的用户（联席办调度员或系统管理员）")
+def report_bulletin(week: str | None, fmt: str, output: Path | None, issue_no: int | None, send: bool,
+                    requirements_file: Path | None, as_user: str | None) -> None:  # fmt: skip
+    """专项工作通报：一、总体情况；二、企业问题办理情况（分单位，按考核排名）；三、“散乱污”整治情况（分镇街）；
+    四、供水供电供气及协办单位办理时效；五、超期事项；六、红黑榜；七、下一步工作要求。"""
+    from cases.reports import parse_week_period, previous_week
     from notifications.bulletin_docx import bulletin_docx, bulletin_issue
     from notifications.documents import bulletin_html, bulletin_xlsx
     from workflow.clock import SHANGHAI
 
     with open_app() as app:
-        week = week or previous_week(app.clock.now())
+        week = (week or previous_week(app.clock.now())).strip().upper()
+        parse_week_period(week)
+        if requirements_file is not None:
+            if not as_user:
+                raise InvalidInput("--as", "修改下一步工作要求须用 --as USER 指明联席办调度员")
+            try:
+                text = requirements_file.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput("--requirements-file", f"文件“{requirements_file}”不是 UTF-8 编码的文本") from None
+            saved = app.bulletin_requirements.save(week, text, app.users.actor(as_user))
+            click.echo(f"已保存{week}的下一步工作要求（{'自定义文字' if saved['custom'] else '恢复默认文字'}）", err=fmt == "json")
         data = app.periodic.bulletin_data(week)
         if fmt == "json":
-            print_json(data)
+            if output is not None:
+                import json
+
+                output.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+                click.echo(f"已生成 {output}", err=True)
+            else:
+                print_json(data)
             return
         issue = bulletin_issue(week, app.notification_config, issue_no)
         numbers = {"issue_no": issue.issue_no, "doc_number": issue.doc_number}

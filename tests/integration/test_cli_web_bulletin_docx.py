@@ -30,7 +30,8 @@ WEEK = "2026-W40"
 
 
 def table_rows(document: Any) -> list[list[str]]:
-    return [[c.text for c in row.cells] for row in document.tables[0].rows[1:-1]]
+    units = next(t for t in document.tables if t.rows[0].cells[0].text == "排名")
+    return [[c.text for c in row.cells] for row in units.rows[1:-1]]
 
 
 def expected_rows(data: dict[str, Any]) -> list[list[str]]:
@@ -100,7 +101,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         app.migrate()
         for username, department, roles in (("office", "sti", ["dispatcher", "collector"]),
-                                            ("power_handler", "power", ["handler"])):  # fmt: skip
+                                            ("power_handler", "power", ["handler"]),
+                                            ("registrar", "sti", ["collector"])):  # fmt: skip
             app.users.add(username, department, roles, password_hash=password_hash())
         actors = standard_actors(app)
         for lead in ("power", "water"):
@@ -145,8 +147,15 @@ def test_the_reports_page_offers_the_docx(site: Site) -> None:
         data = site.app.periodic.bulletin_data(WEEK)
         assert len(data["rows"]) == 3 and table_rows(document) == expected_rows(data)  # power, water, the office
         assert browser.get("/bulletin.docx", params={"week": "2026-40"}).status_code in (400, 422)
+    # the bulletin is addressed to every member unit: its readers (handlers, unit heads) may read it
+    # and download it; someone who only registers problems may not
     with signed_in(site, "power_handler") as handler:
-        assert handler.get("/bulletin.docx", params={"week": WEEK}).status_code == 403
+        download = handler.get("/bulletin.docx", params={"week": WEEK})
+        assert download.status_code == 200 and table_rows(Document(io.BytesIO(download.content))) == expected_rows(data)
+        page = handler.get("/bulletin", params={"week": WEEK})
+        assert page.status_code == 200 and "本单位情况：市供电公司" in page.text and "requirements-text" not in page.text
+    with signed_in(site, "registrar") as collector:
+        assert collector.get("/bulletin.docx", params={"week": WEEK}).status_code == 403
 
 
 def test_the_api_serves_the_docx(site: Site) -> None:

@@ -58,6 +58,24 @@ def bulletin(app: AppDep, actor: Reader, week: WeekQuery = None) -> Any:
     return app.periodic.bulletin_data(week or previous_week(app.clock.now()))
 
 
+class RequirementsBody(Strict):
+    text: str = Field(max_length=20000, description="下一步工作要求，每段一行；空字符串恢复默认文字；不超过5000字")
+
+
+WeekPath = Annotated[str, Path(pattern=r"^\d{4}-W\d{2}$", description="ISO 周，如 2026-W49")]
+Editor = Annotated[Actor, Depends(require("dispatcher", "admin"))]
+
+
+@router.get("/bulletin/{week}/requirements", tags=["reports"], summary="通报的下一步工作要求（含修改记录）")
+def bulletin_requirements(app: AppDep, actor: Reader, week: WeekPath) -> Any:
+    return app.bulletin_requirements.get(week)
+
+
+@router.put("/bulletin/{week}/requirements", tags=["reports"], summary="修改本周通报的下一步工作要求（联席办）")
+def put_bulletin_requirements(app: AppDep, actor: Editor, week: WeekPath, body: RequirementsBody) -> Any:
+    return app.bulletin_requirements.save(week, body.text, actor)
+
+
 @router.get("/bulletin.xlsx", tags=["reports"], summary="专项工作通报（Excel）", response_class=Response)
 def bulletin_workbook(app: AppDep, actor: Reader, week: WeekQuery = None) -> Response:
     from cases.reports import previous_week

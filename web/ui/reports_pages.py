@@ -1,6 +1,7 @@
 """The office's and supervisors' pages: 挂图作战 (the dashboard, SVG charts linking to the lists
 behind them), the history across cases with CSV/XLSX export, ``audit verify``, and the weekly
-bulletin as a printable page, an ``.xlsx`` download and an official ``.docx`` (公文)."""
+bulletin as a printable page (its seven sections; a member unit's reader sees its own part first; the
+office edits the week's 下一步工作要求 there), an ``.xlsx`` download and an official ``.docx`` (公文)."""
 
 import csv
 import io
@@ -10,17 +11,18 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from cases.bulletin_store import MAX_CHARS
 from cases.dashboard import OVERDUE_LEVELS, AuditFilter
-from cases.reports import parse_week, previous_week
+from cases.reports import parse_week, previous_week, unit_part
 from notifications.bulletin_docx import DOCX, BulletinIssue, bulletin_docx, bulletin_issue
 from notifications.documents import bulletin_xlsx
 from web.ledger_files import attachment
 from web.ui.charts import Bar, Segment, Series, bars, columns
 from web.ui.labels import LEVEL_CSS, SYSTEM_TRIGGERS, item_labels, level_label, trigger_label, when
 from web.ui.routes import is_htmx, render
-from web.ui.session import Page, current_page
+from web.ui.session import Page, check_csrf, current_page
 from workflow.clock import SHANGHAI
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.ladder import LEVELS
@@ -257,14 +259,55 @@ def _week(page: Page, week: str | None) -> str:
     return chosen
 
 
+UNIT_READERS = frozenset({"handler", "unit_head"})
+"""Member units' readers: the bulletin is addressed to them too (their own part first)."""
+EDITORS = frozenset({"dispatcher", "admin"})
+"""Who may edit the week's 下一步工作要求 (the office)."""
+
+
+def _require_reader(page: Page) -> None:
+    if not (page.may("bulletin") or page.actor.roles & UNIT_READERS):
+        page.require("bulletin")
+
+
+def _own(page: Page, data: dict[str, Any]) -> dict[str, Any] | None:
+    """本单位情况 for a member unit's reader (not for the office, supervisors, convenors)."""
+    if page.may("bulletin"):
+        return None
+    return unit_part(data, page.actor.department)
+
+
 @router.get("/bulletin")
-def bulletin(request: Request, page: PageDep, week: str | None = None) -> Response:
-    page.require("bulletin")
+def bulletin(request: Request, page: PageDep, week: str | None = None, saved: str | None = None) -> Response:
+    _require_reader(page)
     chosen = _week(page, week)
     data = page.app.periodic.bulletin_data(chosen)
-    return render(page, request, "bulletin.html", {"title": f"工作通报 {chosen}", "active": "bulletin", "data": data,
-                                                   "weeks": _weeks(page), "week": chosen, "issue": _issue(page, chosen),
-                                                   "office": dict(page.app.notification_config.office)})  # fmt: skip
+    return _bulletin_page(request, page, chosen, data, saved=bool(saved))
+
+
+def _bulletin_page(request: Request, page: Page, chosen: str, data: dict[str, Any], *, saved: bool = False,
+                   draft: str | None = None, error: str | None = None, status: int = 200) -> Response:  # fmt: skip
+    context = {"title": f"工作通报 {chosen}", "active": "bulletin", "data": data, "weeks": _weeks(page), "week": chosen,
+               "issue": _issue(page, chosen), "office": dict(page.app.notification_config.office),
+               "own": _own(page, data), "may_edit": bool(page.actor.roles & EDITORS), "saved": saved,
+               "draft": data["requirements"]["text"] if draft is None else draft, "error": error,
+               "max_chars": MAX_CHARS}  # fmt: skip
+    return render(page, request, "bulletin.html", context, status)
+
+
+@router.post("/bulletin/requirements")
+async def bulletin_requirements(request: Request, page: PageDep) -> Response:
+    """Save the week's 下一步工作要求 (the office); empty goes back to the default."""
+    async with request.form() as form:
+        check_csrf(page, form)
+        week, text = str(form.get("week") or ""), str(form.get("text") or "")
+    chosen = _week(page, week)
+    try:
+        page.app.bulletin_requirements.save(chosen, text, page.actor)
+    except InvalidInput as exc:
+        data = page.app.periodic.bulletin_data(chosen)
+        return _bulletin_page(request, page, chosen, data, draft=text, error=exc.reason, status=422)
+    return RedirectResponse(f"/bulletin?week={chosen}&saved=1#requirements", status_code=303)
 
 
 def _issue(page: Page, week: str) -> BulletinIssue:
@@ -273,7 +316,7 @@ def _issue(page: Page, week: str) -> BulletinIssue:
 
 @router.get("/bulletin.xlsx")
 def bulletin_download(request: Request, page: PageDep, week: str | None = None) -> Response:
-    page.require("bulletin")
+    _require_reader(page)
     chosen = _week(page, week)
     issue = _issue(page, chosen)
     data = bulletin_xlsx(page.app.periodic.bulletin_data(chosen), issue_no=issue.issue_no, doc_number=issue.doc_number)
@@ -283,7 +326,7 @@ def bulletin_download(request: Request, page: PageDep, week: str | None = None) 
 @router.get("/bulletin.docx")
 def bulletin_document(request: Request, page: PageDep, week: str | None = None) -> Response:
     """The bulletin as an official document (公文), named 工作通报第N期（周次）.docx."""
-    page.require("bulletin")
+    _require_reader(page)
     chosen = _week(page, week)
     issue = _issue(page, chosen)
     data = bulletin_docx(

@@ -50,6 +50,11 @@ def build(data: dict, issue_no: int = 49, doc_number: str = "桐联办通〔2026
     return Document(io.BytesIO(content))
 
 
+def table_by_header(document, first: str):
+    """The table whose first header cell reads ``first`` (排名: the units; 序号: the overdue list)."""
+    return next(t for t in document.tables if t.rows[0].cells[0].text == first)
+
+
 def texts(document) -> list[str]:
     return [p.text for p in document.paragraphs]
 
@@ -114,8 +119,9 @@ def test_body_is_3_hao_fangsong_on_fixed_lines_with_east_asian_fonts():
     assert all(r.font.name == BODY_FONT for r in body_runs)
     headings1 = [p.text for p in document.paragraphs if p.style.name == "一级标题"]
     headings2 = [p.text for p in document.paragraphs if p.style.name == "二级标题"]
-    assert headings1[:4] == ["一、总体情况", "二、各单位办理情况", "三、超期未办结事项", "四、工作要求"]
-    assert "（一）综合排名" in headings2
+    assert headings1[:7] == ["一、总体情况", "二、企业问题办理情况（分单位）", "三、“散乱污”整治情况（分镇街）",
+                             "四、供水供电供气及协办单位办理时效", "五、超期事项", "六、红黑榜", "七、下一步工作要求"]  # fmt: skip
+    assert "（一）供水、供电、供气单位" in headings2 and "（二）协办单位" in headings2
     for p in document.paragraphs:
         for run in p.runs:
             if run.text:
@@ -143,7 +149,7 @@ def test_the_footer_holds_a_centred_page_field_between_dashes():
 def test_the_unit_table_has_a_row_per_unit_with_the_figures_of_the_data():
     data = sample()
     document = build(data)
-    units, overdue = document.tables
+    units, overdue = table_by_header(document, "排名"), table_by_header(document, "序号")
     header = [c.text for c in units.rows[0].cells]
     assert header == [label.replace("(", "（").replace(")", "）") for _, label, _ in COLUMNS]
     body = [[c.text for c in row.cells] for row in units.rows[1:]]
@@ -263,6 +269,29 @@ def test_the_table_holds_the_figures_of_bulletin_data(app, actors):
     issue = bulletin_issue(week, app.notification_config)
     document = build(data, issue.issue_no, issue.doc_number)
     assert texts(document)[:2] == ["第40期", "桐联办通〔2026〕40号"]
-    rows = [[c.text for c in row.cells] for row in document.tables[0].rows[1:-1]]
+    rows = [[c.text for c in row.cells] for row in table_by_header(document, "排名").rows[1:-1]]
     assert rows == [[cell_text(r[key]) for key, _, _ in COLUMNS] for r in data["rows"]]
     assert {r[1]: r[2] for r in rows} == {"市供电公司": "2", "市供水集团公司": "1", "市科经局": "0"}
+
+
+def test_the_town_and_timeliness_tables_hold_the_figures_of_the_data():
+    data = sample()
+    document = build(data)
+    towns = table_by_header(document, "镇（街道、园区）")
+    body = [[c.text for c in row.cells] for row in towns.rows[1:]]
+    expected = [t for t in data["towns"] if t["unit"] and (t["found_year"] or t["clearing_owed"] or t["open"])]
+    assert [r[0] for r in body] == [t["unit_name"] for t in expected] + ["合计"]
+    total = data["towns"][-1]
+    assert body[-1] == ["合计", *(str(total[k]) for k in ("found_week", "found_year", "banned", "rectified")),
+                        total["clearing"], *(str(total[k]) for k in ("passed", "failed", "revisited", "relapsed", "open",
+                                                                     "overdue"))]  # fmt: skip
+    utilities, co_units = [t for t in document.tables if t.rows[0].cells[0].text == "单位"]
+    lines = [[c.text for c in row.cells] for row in utilities.rows[1:]]
+    assert lines == [[cell_text(t[k]) for k in ("unit_name", "item", "owed", "done", "on_time", "on_time_rate", "done_week",
+                                                "overdue_now", "avg_days")] for t in data["timeliness"]["utilities"]]  # fmt: skip
+    assert [c.text for c in co_units.rows[1].cells][:2] == ["市生态环境分局", "协办反馈"]
+    lines = texts(document)
+    assert "当前超期：市供电公司断电1项。" in lines
+    requirements = lines.index("七、下一步工作要求")
+    assert lines[requirements + 1 : requirements + 3] == data["requirements"]["paragraphs"]
+    assert lines[requirements + 3] == "特此通报。"

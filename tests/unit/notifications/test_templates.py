@@ -367,10 +367,43 @@ def test_bulletin_has_every_column_ranked_then_the_overdue_cases(store: Template
     assert cells == [str(power[k]) for k in ("rank", "unit_name", "assigned", "on_time_accept_rate", "returned", "completed",
                      "on_time_rate", "current_overdue", "total_overdue", "avg_days", "extensions", "satisfaction_rate",
                      "reworks", "warned", "overdue", "supervised", "listed")]  # fmt: skip
-    overdue_part = page[page.index("超期未办结事项") :]
+    overdue_part = page[page.index("五、超期事项") :]
     for case in context["bulletin"]["overdue_cases"]:
-        assert case["number"] in overdue_part and case["due_date"] in overdue_part
+        assert case["number"] in overdue_part and case["due_date"] in overdue_part and case["unit_name"] in overdue_part
     assert "交办23件" in rendered.text and "排名末位：孔城镇" in rendered.text
+
+
+BULLETIN_SECTIONS = ("一、总体情况", "二、企业问题办理情况（分单位）", "三、“散乱污”整治情况（分镇街）",
+                     "四、供水供电供气及协办单位办理时效", "五、超期事项", "六、红黑榜", "七、下一步工作要求")  # fmt: skip
+
+
+def test_bulletin_sections_in_order_with_their_figures(store: TemplateStore) -> None:
+    context = sample_context("bulletin")
+    data = context["bulletin"]
+    page = visible(render(store, "bulletin", context).html)
+    positions = [page.index(title) for title in BULLETIN_SECTIONS]
+    assert positions == sorted(positions)
+    assert "本单位情况" not in page  # the office's and convenors' copy
+    towns = page[positions[2] : positions[3]]
+    kongcheng = next(t for t in data["towns"] if t["unit"] == "kongcheng")
+    assert "孔城镇" in towns and kongcheng["clearing"] in towns
+    timely = page[positions[3] : positions[4]]
+    assert "市供电公司" in timely and "断电" in timely and "协办反馈" in timely
+    board = page[positions[5] : positions[6]]
+    assert all(name in board for name in data["red"] + data["black"])
+    for paragraph in data["requirements"]["paragraphs"]:
+        assert paragraph in page[positions[6] :]
+
+
+def test_a_member_units_copy_starts_with_its_own_part(store: TemplateStore) -> None:
+    context = next(c for label, c in sample_contexts("bulletin") if "本单位" in label)
+    rendered = render(store, "bulletin", context)
+    page = visible(rendered.html)
+    own = page.index("本单位情况：市供电公司")
+    assert own < page.index("工作通报") < page.index("一、总体情况")
+    block = page[own : page.index("一、总体情况")]
+    assert "本期排名5" in block and "SLW-2026-00003" in block and "断电：本年应办2项" in block
+    assert rendered.text.startswith("本单位（市供电公司）：排名5/6")
 
 
 def test_bulletin_of_a_quiet_week(store: TemplateStore) -> None:
