@@ -11,7 +11,9 @@ unit's):
 - ``assigned`` 交办数: 签收 obligations (``measure: accept``) opened in the period;
 - ``accepted`` / ``accepted_on_time`` 签收 / 按时签收: 签收 obligations discharged by signing for;
   ``returned`` 退回数: … discharged by returning the case;
-- ``done`` / ``done_on_time`` 办结事项 / 按期办结: every obligation the unit discharged (按期办结率);
+- ``done`` / ``done_on_time`` 办结事项 / 按期办结: every obligation the unit discharged; 按期办结率
+  is ``done_on_time`` over ``done`` plus ``overdue_open`` (an overdue obligation still open counts
+  as not on time);
 - ``completed`` 办结数 and ``avg_days`` 平均用时: 办结 obligations (``measure: complete``: the
   answer, the submission for acceptance) discharged; ``reworks`` 重办数: 办结 obligations opened
   again by a send-back or a reopening;
@@ -153,7 +155,10 @@ class UnitFigures:
 
     @property
     def on_time_rate(self) -> float | None:
-        return self.rate(self.done_on_time, self.done)
+        """按期办结率: of what the unit should have finished — what it discharged in the period and
+        what is still open past its deadline at the period's end — the share done on time (an
+        overdue obligation left undone counts against it: no 100 % beside a list of overdue ones)."""
+        return self.rate(self.done_on_time, self.done + self.overdue_open)
 
     @property
     def satisfaction_rate(self) -> float | None:

@@ -25,7 +25,8 @@ own unit's. 交办数 counts the 签收 obligations opened in the week, 按期�
 time (B's was late), 退回数 those discharged by returning the case; 办结数 counts the 办结
 obligations discharged (each answer, the site's submission for acceptance), so a case answered
 again after a reopen counts twice; 按期办结率 is over every obligation the unit discharged in the
-week (power: A's and B's 签收, both answers and 断电 — B's late 签收 makes 4 of 5); 平均用时 is in
+week and those still open past their deadline at its end (power: A's and B's 签收, both answers and
+断电 — B's late 签收 makes 4 of 5; ecology: one discharged on time, D's answer overdue — 1 of 2); 平均用时 is in
 working days from the 办结 obligation's opening (signing for) to the answer; 满意率 is over the
 week's close/reopen ratings of the unit's cases; 重办 counts 办结 obligations opened again by a
 send-back or a reopening; 当前超期 the obligations open and overdue at the end of the week, 累计超期
@@ -58,19 +59,20 @@ ANSWER = {"result": "resolved", "reply": "已办结", "signed_by": "李主任"}
 EXPECTED = {
     "kongcheng": (0, "—", 0, 1, "100.0%", 0, 0, 0.0, 0, "—", 0, 1, 0, 0, 0),
     "sti": (0, "—", 0, 0, "100.0%", 0, 0, "—", 0, "—", 0, 0, 0, 0, 0),
-    "ecology": (0, "—", 0, 0, "100.0%", 1, 1, "—", 0, "—", 0, 0, 1, 0, 0),
+    "ecology": (0, "—", 0, 0, "50.0%", 1, 1, "—", 0, "—", 0, 0, 1, 0, 0),
     "drc": (1, "100.0%", 0, 2, "100.0%", 0, 0, 1.0, 0, "50.0%", 1, 0, 0, 0, 0),
     "power": (2, "50.0%", 0, 2, "80.0%", 0, 1, 2.0, 1, "100.0%", 1, 0, 1, 0, 0),
     "water": (1, "—", 1, 0, "100.0%", 0, 0, "—", 0, "—", 0, 0, 0, 0, 0),
     "market_regulation": (0, "—", 0, 1, "0.0%", 0, 1, 7.0, 0, "—", 0, 0, 1, 0, 0),
 }
-RANKED = ["kongcheng", "sti", "ecology", "drc", "power", "water", "market_regulation"]
-"""By score: 100, 100 (both first), 98 (one overdue: −2), 80, 78, 77.8, 30; ties by the unit's name.
+RANKED = ["kongcheng", "sti", "drc", "power", "water", "ecology", "market_regulation"]
+"""By score: 100, 100 (both first), 80, 78, 77.8, 48, 30; ties by the unit's name. ecology discharged
+one obligation on time and has not answered D past its deadline: 按期办结率 1 of 2, 35×50% / 35 = 50, −2 = 48.
 power: (15×50% + 35×80% + 25×100% + 10×(1−0) + 15×(1−½)) / 100 = 78."""
 FIELDS = ("assigned", "on_time_accept_rate", "returned", "completed", "on_time_rate", "current_overdue",
           "total_overdue", "avg_days", "extensions", "satisfaction_rate", "reworks", "warned", "overdue",
           "supervised", "listed")  # fmt: skip
-SCORES = {"kongcheng": 100.0, "sti": 100.0, "ecology": 98.0, "drc": 80.0, "power": 78.0, "water": 77.8,
+SCORES = {"kongcheng": 100.0, "sti": 100.0, "ecology": 48.0, "drc": 80.0, "power": 78.0, "water": 77.8,
           "market_regulation": 30.0}  # fmt: skip
 
 
@@ -171,8 +173,8 @@ def test_bulletin_figures_per_unit_ranked(app, week):
     assert [r["unit"] for r in data["rows"]] == RANKED
     assert {r["unit"]: r["score"] for r in data["rows"]} == SCORES
     assert [r["rank_label"] for r in data["rows"]] == ["1", "1", "3", "4", "5", "6", "7"]
-    assert data["red"] == ["孔城镇", "市科经局", "市生态环境分局"]
-    assert data["black"] == ["市市场监管局", "市供水集团公司", "市供电公司"]
+    assert data["red"] == ["孔城镇", "市科经局", "市发改委"]
+    assert data["black"] == ["市市场监管局", "市生态环境分局", "市供水集团公司"]
     # the overdue list: what is still overdue now (E was answered, B accepted), naming who owes it
     assert [c["number"] for c in data["overdue_cases"]] == [week["D"]]
     [d] = data["overdue_cases"]

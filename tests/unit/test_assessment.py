@@ -61,7 +61,8 @@ def test_score_weights_the_rates_it_has_and_deducts() -> None:
     # (15×0.5 + 35×0.8 + 25×1 + 10×1 + 15×0.5) = 78
     assert score(half, WEIGHTS) == 78.0
     half.overdue_open, half.supervised, half.listed = 1, 1, 1
-    assert score(half, WEIGHTS) == 78.0 - 2 - 3 - 5
+    # the one still overdue also counts against 按期办结率 (4 of 5 + 1): 15×0.5 + 35×4/6 + 25 + 10 + 7.5
+    assert score(half, WEIGHTS) == round(7.5 + 35 * 4 / 6 + 25 + 10 + 7.5 - 2 - 3 - 5, 1)
     only_done = UnitFigures("water", done=2, done_on_time=1)  # rates it lacks are left out
     assert score(only_done, WEIGHTS) == 50.0
     assert score(UnitFigures("gas"), WEIGHTS) is None  # nothing to count: "—", not ranked

@@ -89,8 +89,9 @@ def dashboard(request: Request, page: PageDep) -> Response:
         Bar(f["unit_name"], counted(u, "done"), [
             Segment(f["done_on_time"], "fill-green", "按期办结", counted(u, "done")),
             Segment(f["done"] - f["done_on_time"], "fill-yellow", "超期办结", counted(u, "late")),
+            Segment(f["overdue_open"], "fill-red", "逾期未办", counted(u, "overdue_open")),
         ], note=f"（按期{f['on_time_rate'] * 100:.0f}%）" if f["on_time_rate"] is not None else "")
-        for u, f in units[:20] if f["done"]
+        for u, f in units[:20] if f["done"] or f["overdue_open"]
     ]  # fmt: skip
     context = {
         "title": "挂图作战", "active": "dashboard", "summary": summary, "trends": trends,
