@@ -79,8 +79,8 @@ def overall(
     def line(key: str, label: str, w: Any, y: Any) -> dict[str, Any]:
         return {"key": key, "label": label, "week": w, "year": y}
 
-    def rate(f: UnitFigures) -> str:
-        return _percent(f.done_on_time, f.done)
+    def rate(f: UnitFigures) -> str:  # the figures' own definition (as the per-unit table and the dashboard)
+        return "—" if f.on_time_rate is None else f"{f.on_time_rate * 100:.1f}%"
 
     return [
         line("registered", "新登记企业问题（件）", found["week"].get(ENTERPRISE, 0), found["year"].get(ENTERPRISE, 0)),
