@@ -17,7 +17,7 @@ def test_no_button_without_the_right_and_forged_posts_are_refused(person, site) 
     window.goto(f"/cases/{number}")
     assert page.locator("#actions summary").all_inner_texts() == ["签收", "退回"]
     assert page.locator("#form-action-reassign").count() == 0  # 改派 is the office's
-    assert page.locator("nav.menu").inner_text().split() == ["我的待办", "案件查询", "台账", "考核", "通知" + page.locator(".menu .count").inner_text()]
+    assert page.locator("nav.menu").inner_text().split() == ["我的待办", "案件查询", "台账", "工作通报", "考核", "通知" + page.locator(".menu .count").inner_text()]
     denied = window.goto("/dashboard")
     assert denied.status == 403 and "无权操作" in page.locator(".error-page").inner_text()
 

@@ -260,27 +260,23 @@ def _week(page: Page, week: str | None) -> str:
     return chosen
 
 
-UNIT_READERS = frozenset({"handler", "unit_head"})
-"""Member units' readers: the bulletin is addressed to them too (their own part first)."""
+CITY_READERS = frozenset({"dispatcher", "supervisor", "convenor", "admin"})
+"""Who reads the bulletin for the whole city; a member unit's handlers and unit heads read it
+with their own part first."""
 EDITORS = frozenset({"dispatcher", "admin"})
 """Who may edit the week's 下一步工作要求 (the office)."""
 
 
-def _require_reader(page: Page) -> None:
-    if not (page.may("bulletin") or page.actor.roles & UNIT_READERS):
-        page.require("bulletin")
-
-
 def _own(page: Page, data: dict[str, Any]) -> dict[str, Any] | None:
     """本单位情况 for a member unit's reader (not for the office, supervisors, convenors)."""
-    if page.may("bulletin"):
+    if page.actor.roles & CITY_READERS:
         return None
     return unit_part(data, page.actor.department)
 
 
 @router.get("/bulletin")
 def bulletin(request: Request, page: PageDep, week: str | None = None, saved: str | None = None) -> Response:
-    _require_reader(page)
+    page.require("bulletin")
     chosen = _week(page, week)
     data = page.app.periodic.bulletin_data(chosen)
     return _bulletin_page(request, page, chosen, data, saved=bool(saved))
@@ -317,7 +313,7 @@ def _issue(page: Page, week: str) -> BulletinIssue:
 
 @router.get("/bulletin.xlsx")
 def bulletin_download(request: Request, page: PageDep, week: str | None = None) -> Response:
-    _require_reader(page)
+    page.require("bulletin")
     chosen = _week(page, week)
     issue = _issue(page, chosen)
     data = bulletin_xlsx(page.app.periodic.bulletin_data(chosen), issue_no=issue.issue_no, doc_number=issue.doc_number)
@@ -327,7 +323,7 @@ def bulletin_download(request: Request, page: PageDep, week: str | None = None) 
 @router.get("/bulletin.docx")
 def bulletin_document(request: Request, page: PageDep, week: str | None = None) -> Response:
     """The bulletin as an official document (公文), named 工作通报第N期（周次）.docx."""
-    _require_reader(page)
+    page.require("bulletin")
     chosen = _week(page, week)
     issue = _issue(page, chosen)
     data = bulletin_docx(

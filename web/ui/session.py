@@ -33,7 +33,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "dashboard": frozenset({"dispatcher", "supervisor", "convenor", "admin"}),
     "audit": frozenset({"dispatcher", "supervisor", "convenor", "admin"}),
     "verify": frozenset({"supervisor", "admin"}),
-    "bulletin": frozenset({"dispatcher", "supervisor", "convenor", "admin"}),
+    "bulletin": frozenset({"dispatcher", "supervisor", "convenor", "admin", "handler", "unit_head"}),  # 各成员单位
     "score": frozenset(ALL_ROLES),  # all units for the office and readers; a member unit its own line
     "cases": frozenset(ALL_ROLES),
     "admin": frozenset({"admin"}),
