@@ -50,6 +50,8 @@ from workflow.ladder import LEVEL_LABELS
 from workflow.org import Organisation
 from workflow.spec import WorkflowSpec
 
+WAIVED = "不适用"
+"""What an item column shows for an item declared 不适用 and approved (instead of a day)."""
 VALIDATION_ROWS = 5000
 HISTORY_HEADERS = (("序号", 6), ("时间", 20), ("操作人", 14), ("操作", 18), ("操作名称", 18), ("原状态", 20),
                    ("新状态", 20), ("备注", 30), ("台账导入", 8), ("内容", 60), ("哈希", 66), ("前一哈希", 66))  # fmt: skip
@@ -129,6 +131,8 @@ class _Exporter:
                 return None
             return max(wall_time(i.done_at).date() for i in chosen)  # type: ignore[union-attr]
         item = by_item.get(col.item or "")
+        if item is not None and item.done and ((item.data or {}).get("waiver") or {}).get("status") == "approved":
+            return WAIVED  # declared 不适用 and approved: nothing was done on a day
         return wall_time(item.done_at).date() if item is not None and item.done else None  # type: ignore[union-attr]
 
     def _shown(self, col: Column, value: Any, org: Any) -> Any:
@@ -346,9 +350,10 @@ class LedgerExport:
             for e in events:
                 payload = e.payload or {}
                 name = labels.get(e.trigger, e.trigger)
-                if e.trigger == "complete_item" and payload.get("item"):
+                if payload.get("item") and (e.trigger == "complete_item" or payload.get("decision")):
                     found = spec.item(payload["item"])
-                    name = f"完成事项：{found[1].label if found else payload['item']}"
+                    what = "完成事项" if e.trigger == "complete_item" else name
+                    name = f"{what}：{found[1].label if found else payload['item']}"
                 ws.append([
                     e.seq, styled_cell(ws, wall_time(e.at), number_format=TIME_FORMAT), e.actor, e.trigger, name,
                     states.get(e.from_state, e.from_state) if e.from_state else "—", states.get(e.to_state, e.to_state),

@@ -587,8 +587,16 @@ class _Replay:
         payload: dict[str, Any] = {"item": item_key, "fields": dict(inputs), "unit": actor.department}
         if evidence:
             payload["evidence"] = evidence
-        item.data = {**inputs, "imported": True}
+        confirming = item.status == "awaiting_confirmation"
+        if confirming:
+            payload["confirm_by"] = ctx.rulebook.confirmer(item_key, draft)
         self._record("complete_item", actor.username, draft.state, payload, at, {})
+        if confirming:  # the ledger's day is the day the item was done: its department confirmed it then
+            confirmer = self._actor(item_spec.confirmed_by)
+            recorded = ctx.rulebook.decide_item(draft, item_key, "confirm", confirmer, None, at, [])
+            decision = {"item": item_key, "decision": "confirm", **recorded, "unit": confirmer.department}
+            self._record("confirm_item", confirmer.username, draft.state, decision, at, {})
+        item.data = {**item.data, "imported": True}
 
     # --- what went wrong -----------------------------------------------------------------------
 

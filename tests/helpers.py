@@ -385,7 +385,19 @@ class Tracker:
         self._check(before, case, "complete_item", actor, before["state"], (), None)
         # the checking above compared the counters too: completing an item changes none
         done = next(i for i in case["items"] if i["key"] == key)
-        assert done["done"] is True and done["done_by"] == actor.username
+        if done["confirmer"]:  # a permit: reported, done once its department confirms it
+            assert done["status"] == "awaiting_confirmation" and done["done"] is False
+            assert done["confirmation"]["reported_by"] == actor.username
+        else:
+            assert done["done"] is True and done["done_by"] == actor.username
+        return case
+
+    def confirm(self, key: str, actor: Actor) -> dict[str, Any]:
+        """The issuing department confirms a permit the town reported."""
+        before = self.case
+        case = self.app.cases.decide_item(self.number, key, "confirm", actor, expected_version=self.version)
+        self._check(before, case, "confirm_item", actor, before["state"], (), None)
+        assert next(i for i in case["items"] if i["key"] == key)["done"] is True
         return case
 
     def _check(

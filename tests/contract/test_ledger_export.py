@@ -90,6 +90,10 @@ class Walker:
     def item(self, instant: str, number: str, key: str, actor: Any, fields: dict[str, Any] | None = None) -> None:
         self.when(instant).app.cases.complete_item(number, key, actor, fields or {}, evidence=[photo()])
 
+    def confirm(self, instant: str, number: str, key: str, actor: Any) -> None:
+        """The issuing department confirms a permit the town reported (营业执照 → 市市场监管局)."""
+        self.when(instant).app.cases.decide_item(number, key, "confirm", actor)
+
 
 def add_finance_handler(app: App) -> None:
     """市财政局 is a co-unit below: a unit named must have an active handler (cases.staffing)."""
@@ -171,6 +175,7 @@ def populate(app: App, actors: Actors, clock: FixedClock) -> None:
         "2026-07-03T10:00", s, "classify_rectify", a.dispatcher, {"items": ["business_license", "pollution_control"]}
     )
     w.item("2026-07-20T10:00", s, "business_license", a.kongcheng)
+    w.confirm("2026-07-20T15:00", s, "business_license", a.market_regulation)
     w.item("2026-07-21T10:00", s, "pollution_control", a.kongcheng)
     w.advance("2026-07-22T10:00", s, "submit_rectification", a.kongcheng)
     w.item("2026-07-23T10:00", s, "town_check", a.kongcheng)

@@ -143,8 +143,10 @@ def test_the_town_hands_in_its_findings_and_then_the_office_owes_the_classificat
     a = actors
     number = new_site_case(app, a.kongcheng)["number"]
     app.cases.advance(number, "start_verification", a.kongcheng)
-    assert owed(app, number) == [("verify", "kongcheng", "2026-10-13")]
+    assert owed(app, number) == [("verify", "kongcheng", "2026-10-13"), ("ecology_view", "ecology", "2026-10-13")]
     app.cases.advance(number, "submit_findings", a.kongcheng, {"notes": "无证生产"}, evidence=[photo(3)])
+    assert owed(app, number) == [("ecology_view", "ecology", "2026-10-13")]  # 认定 waits for both views
+    app.cases.advance(number, "submit_ecology_view", a.ecology, {"notes": "废气直排"})
     assert owed(app, number) == [("classify", "sti", "2026-10-09")]
     assert (number, "classify") in todo(app, a.dispatcher)
 

@@ -263,6 +263,7 @@ def test_site_rectify_extend_fail_twice_to_clearing_pass_revisit_and_relapse(app
     assert refused.value.guard == "rectify_extension_unused"
 
     t.item("business_license", a.kongcheng, evidence=[photo(10)])
+    t.confirm("business_license", a.market_regulation)  # 营业执照: 市市场监管局 confirms (DOMAIN.md §9)
     t.item("pollution_control", a.kongcheng, evidence=[photo(11)])
     case = t.advance("submit_rectification", a.kongcheng, to="acceptance")
     assert item_keys(case, "signoffs") == SIGNOFFS

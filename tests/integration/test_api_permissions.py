@@ -56,6 +56,7 @@ WHO: dict[tuple[str, str], set[str]] = {
     (E, "list"): {"dispatcher"},
     (S, "start_verification"): {"dispatcher", "handler:town"},
     (S, "submit_findings"): {"handler:town"},
+    (S, "submit_ecology_view"): {"handler@ecology"},  # §9: 认定 with the 生态环境分局's view
     (S, "dismiss"): {"dispatcher"},
     (S, "classify_ban"): {"dispatcher"},
     (S, "classify_rectify"): {"dispatcher"},
@@ -188,6 +189,7 @@ ROWS = [
     Row(E, "list", "e_in_progress", "assigned", "in_progress", REASON, ("power",)),
     Row(S, "start_verification", "s_reported", "verifying", "verifying", {}, ("kongcheng", "ecology")),
     Row(S, "submit_findings", "s_verifying", "verifying", "verifying", {"notes": "现场核实：无证生产"}, ("kongcheng",)),
+    Row(S, "submit_ecology_view", "s_verifying", "verifying", "verifying", {"notes": "建议取缔"}, ("ecology",)),
     Row(S, "dismiss", "s_verifying", "verifying", "dismissed", REASON, ("kongcheng",)),
     Row(S, "classify_ban", "s_verifying", "verifying", "clearing", {"plan": "取缔", "cut_gas": "yes"}, ("kongcheng",)),
     Row(
@@ -344,6 +346,8 @@ def _prepare(app: Any, setup: str) -> str:
         if setup == "s_rectifying_done":
             for i, key in enumerate(items):
                 item(n, key, a.kongcheng, seed=i)
+                if key == "business_license":  # a permit counts once 市市场监管局 confirms it (§9)
+                    app.cases.decide_item(n, key, "confirm", a.market_regulation)
         return str(n)
     advance(n, "classify_ban", a.dispatcher, {"plan": "取缔", "cut_gas": "yes"})
     if setup == "s_clearing":
@@ -439,7 +443,8 @@ def test_permission_matrix(api_env: ApiEnv, refusal_cases: dict[str, str], row: 
                 mismatches.append(
                     f"{role}@{dept}: 200 but state {case['state']} (want {row.to}), version {after['version']}"
                 )
-            if row.item and not next(i for i in after["items"] if i["key"] == row.action)["done"]:
+            done = next(i for i in after["items"] if i["key"] == row.action) if row.item else None
+            if done is not None and done["status"] not in ("done", "awaiting_confirmation"):  # a permit awaits its department
                 mismatches.append(f"{role}@{dept}: 200 but item {row.action} not done")
             continue
         if row.id not in refusal_cases:

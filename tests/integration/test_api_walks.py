@@ -35,6 +35,7 @@ def people(api_env: ApiEnv) -> dict[str, ApiClient]:
         "gas": ("gas", ("handler",)),
         "drc": ("drc", ("handler",)),
         "ecology": ("ecology", ("handler",)),
+        "market": ("market_regulation", ("handler",)),
         "kongcheng": ("kongcheng", ("handler",)),
         "finance": ("finance", ("handler",)),
         "supervisor": ("gov_office", ("supervisor",)),
@@ -66,9 +67,22 @@ class Walk:
         assert response.status_code == 200, f"{who.username} item {key}: {response.status_code} {response.text}"
         case = self._after(response.json(), "complete_item", self.case["state"])
         item = next(i for i in case["items"] if i["key"] == key)
-        assert item["done"] is True and item["done_by"] == who.username
-        assert item["done_at"] == "2026-09-30T10:00:00+08:00"
+        if item["confirmer"]:  # a permit: reported now, done once its department confirms it
+            assert (item["status"], item["confirmation"]["reported_by"]) == ("awaiting_confirmation", who.username)
+        else:
+            assert item["done"] is True and item["done_by"] == who.username
+            assert item["done_at"] == "2026-09-30T10:00:00+08:00"
         assert item["evidence"] == [sha256(content) for _, content, _ in files]
+        return case
+
+    def confirm(self, who: ApiClient, key: str) -> dict[str, Any]:
+        """The issuing department confirms the permit (POST …/items/{key}/confirm)."""
+        response = who.post(
+            f"/api/cases/{self.number}/items/{key}/confirm", json={"expected_version": self.case["version"]}
+        )
+        assert response.status_code == 200, f"{who.username} confirm {key}: {response.status_code} {response.text}"
+        case = self._after(response.json(), "confirm_item", self.case["state"])
+        assert next(i for i in case["items"] if i["key"] == key)["done"] is True
         return case
 
     def _after(self, case: dict[str, Any], trigger: str, to: str) -> dict[str, Any]:
@@ -312,6 +326,7 @@ def test_site_rectified_failed_once_then_accepted(api_env: ApiEnv, people: dict[
     assert walk.case["due_date"] == "2026-11-30"
     assert walk.allowed(town) == {"submit_rectification"}
     walk.item(town, "business_license", files=[("执照.png", tiny_png(201), "image/png")])
+    walk.confirm(people["market"], "business_license")  # §9: 市市场监管局 confirms the licence
     walk.item(town, "other", files=[("消防.pdf", PDF, "application/pdf")])
     walk.act(town, "submit_rectification", to="acceptance")
     walk.item(town, "town_check")
