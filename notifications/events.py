@@ -25,6 +25,12 @@ The context every template is rendered with is plain data (dicts, lists, strings
               satisfaction_rate, reworks, warned, overdue, supervised, listed}] (rates are
               preformatted text such as "87.5%" or "—"), overdue_cases (case briefs)
 
+On a checklist item's events (``item_decision_requested``: a 不适用 declaration for the office
+to rule on, or a permit reported for its issuing department to confirm; ``item_decided``: the
+ruling or the confirmation) ``event`` also has ``item`` {key, label}, ``decision`` (``waive``,
+``report``, ``approve_waiver``, ``reject_waiver``, ``confirm``, ``reject``) and ``decider_name``
+(the unit that rules).
+
 The digest and the bulletin have no ``event``. Templates tell variants apart by the action's
 fields: ``extension_decided`` with ``days`` is an approval; ``sent_back`` with ``satisfaction``
 is a reopen after an unsatisfied follow-up call.
@@ -58,6 +64,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("listed", "挂牌督办", urgent=True),
         EventSpec("raised", "提级通知", urgent=True),
         EventSpec("item_request", "两断三清任务通知"),
+        EventSpec("item_decision_requested", "事项确认（审批）通知"),
+        EventSpec("item_decided", "事项确认（审批）结果"),
         EventSpec("acceptance", "验收通知"),
         EventSpec("revisit_due", "回头看提醒"),
         EventSpec("digest", "每日待办提醒", per_case=False),

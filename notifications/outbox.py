@@ -16,11 +16,11 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cases.changes import ChangeRecord
-from cases.models import Notification, User
+from cases.models import Notification, Obligation, User
 from notifications.config import NotificationConfig
 from notifications.context import case_context, event_context, items_context, obligation_context, recipient_context
 from notifications.events import EVENTS
-from notifications.recipients import Recipient, events_for, recipients
+from notifications.recipients import Recipient, events_for, item_decider, recipients
 from notifications.render import Rendered, TemplateStore
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
@@ -28,6 +28,7 @@ from workflow.org import Organisation
 
 log = logging.getLogger("caseflow.outbox")
 NOTIFICATIONS = Notification.__table__
+OBLIGATIONS = Obligation.__table__
 USERS = User.__table__
 
 
@@ -87,6 +88,9 @@ class Outbox:
             ),  # fmt: skip
             "office": dict(self.config.office),
         }
+        if change.payload.get("item"):
+            base["event"].update(self._item_of(change))
+            base["case"] = self._item_deadline(conn, change, base["case"])
         deliver_at = change.now if spec.urgent else next_working_morning(change.now, self.calendar(conn), self.config)
         prefix = f"{change.row['number']}:{change.seq}"
         units: set[str] = set()
@@ -105,6 +109,37 @@ class Outbox:
         self.enqueue_robots(
             conn, prefix, event, units, base, deliver_at, change.now, change.row["id"], change.row["number"]
         )
+
+    def _item_of(self, change: ChangeRecord) -> dict[str, Any]:
+        """The item an item's event is about, the decision and the unit that rules on it."""
+        key = change.payload["item"]
+        found = change.rulebook.spec.item(key)
+        decider = item_decider(change)
+        decision = change.payload.get("decision") or ("report" if change.trigger == "complete_item" else "")
+        return {
+            "item": {"key": key, "label": found[1].label if found else key},
+            "decision": decision,
+            "decider_name": self.org.name(decider) if decider else "",
+        }
+
+    @staticmethod
+    def _item_deadline(conn: Connection, change: ChangeRecord, case: dict[str, Any]) -> dict[str, Any]:
+        """An item's notice speaks of the deadline of what it asks for: the ruling or confirmation
+        now owed (``waiver:cut_water``, ``confirm:business_license``), or the item owed again."""
+        key = change.payload["item"]
+        o = OBLIGATIONS.c
+        ob = conn.execute(
+            select(o.unit, o.label, o.due_date, o.due_at, o.level)
+            .where(o.case_id == change.row["id"], o.closed_at.is_(None),
+                   o.key.in_((f"waiver:{key}", f"confirm:{key}", key)))  # fmt: skip
+            .order_by(o.id.desc())
+            .limit(1)
+        ).first()
+        if ob is None or ob.due_date is None:
+            return case
+        payload = {"obligation_unit": ob.unit, "obligation_label": ob.label, "level": ob.level,
+                   "due_date": ob.due_date.isoformat(), "due_at": ob.due_at.isoformat() if ob.due_at else None}  # fmt: skip
+        return obligation_context(case, payload)
 
     def enqueue(
         self, conn: Connection, prefix: str, event: str, person: Recipient, context: dict[str, Any],

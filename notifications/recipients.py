@@ -41,11 +41,18 @@ TRIGGER_EVENTS = {
     "submit_clearance": "acceptance",
     "submit_rectification": "acceptance",
     "revisit": "revisit_due",
+    "waive_item": "item_decision_requested",
+    "approve_waiver": "item_decided",
+    "reject_waiver": "item_decided",
+    "confirm_item": "item_decided",
+    "reject_item": "item_decided",
 }
 
 # (kind, argument, role): kind ``unit`` takes a relation (or ``responsible``), ``role`` a role
 # across all units, ``executors`` the executor units of the open items, ``creator`` the user who
-# registered the case.
+# registered the case; ``item_decider`` the unit that rules on the item of the change (the office
+# for a 不适用 declaration, the issuing department for a reported permit), ``item_executor`` the
+# unit that carries the item out.
 RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "assigned": (("unit", "lead_unit", "handler"), ("unit", "co_unit", "handler")),
     "returned": (("role", "", "dispatcher"),),
@@ -67,6 +74,8 @@ RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "item_request": (("executors", "", "handler"),),
     "acceptance": (("unit", "town", "handler"), ("unit", "review_department", "handler"), ("role", "", "dispatcher")),
     "revisit_due": (("unit", "town", "handler"),),
+    "item_decision_requested": (("item_decider", "", "handler"),),
+    "item_decided": (("item_executor", "", "handler"),),
 }
 
 
@@ -87,6 +96,8 @@ def events_for(change: ChangeRecord) -> list[str]:
         event = None
     if event is not None:
         events.append(event)
+    if change.trigger == "complete_item" and change.payload.get("confirm_by"):  # a permit, to be confirmed
+        events.append("item_decision_requested")
     if change.trigger == "fail_acceptance" and change.draft.state == "clearing":
         events.append("item_request")
     if "raised_to_convenors" in (change.payload.get("signals") or []):
@@ -108,6 +119,16 @@ def responsible_units(change: ChangeRecord, office: str) -> set[str]:
     if relation == "office":
         return {office}
     return RELATIONS[relation](change.draft, change.rulebook.spec)
+
+
+def item_decider(change: ChangeRecord) -> str | None:
+    """The unit that rules on the change's item: the issuing department confirming a reported
+    permit, else the approver of a 不适用 declaration."""
+    item = change.payload.get("item")
+    if not item:
+        return None
+    confirmer = change.payload.get("confirm_by")
+    return confirmer or change.rulebook.waiver_approver(item, change.draft)
 
 
 def _users(conn: Connection, *conditions: Any) -> list[Recipient]:
@@ -133,6 +154,14 @@ def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) 
             continue
         if kind == "executors":
             units = {change.rulebook.executor(k, change.draft) for k in change.rulebook.allowed_items(change.draft)}
+        elif kind in ("item_decider", "item_executor"):
+            item = change.payload.get("item") or ""
+            unit = item_decider(change) if kind == "item_decider" else change.rulebook.executor(item, change.draft)
+            if unit == office:  # the office rules through its dispatchers
+                for user in _users(conn, cast(USERS.c.roles, String).like('%"dispatcher"%')):
+                    found.setdefault(user.username, user)
+                continue
+            units = {unit} if unit else set()
         elif argument == "responsible":
             units = responsible_units(change, office)
             if units == {office}:  # the office's own clock: its staff are the dispatchers

@@ -144,6 +144,16 @@ _PEOPLE: dict[str, dict[str, str]] = {
         "display_name": "市生态环境分局联络员",
         "department_name": "市生态环境分局",
     },
+    "water_handler": {
+        "username": "water_handler",
+        "display_name": "市供水集团公司联络员",
+        "department_name": "市供水集团公司",
+    },
+    "market_handler": {
+        "username": "market_handler",
+        "display_name": "市市场监管局联络员",
+        "department_name": "市市场监管局",
+    },
     "nr_handler": {
         "username": "nr_handler",
         "display_name": "市自然资源和规划局联络员",
@@ -155,6 +165,8 @@ _ACTORS: dict[str, tuple[str, str, str]] = {
     "office": ("office_dispatcher", "联席办调度员", "市科经局"),
     "power": ("power_handler", "市供电公司联络员", "市供电公司"),
     "town": ("kongcheng_handler", "孔城镇联络员", "孔城镇"),
+    "water": ("water_handler", "市供水集团公司联络员", "市供水集团公司"),
+    "market": ("market_handler", "市市场监管局联络员", "市市场监管局"),
     "system": ("system", "系统", ""),
 }
 
@@ -369,6 +381,8 @@ def _site(event: str) -> list[tuple[str, dict[str, Any]]]:
             ("散乱污·三清（孔城镇）", _context(_case(s), ban, "town_handler", town)),
             ("散乱污·整顿规范", _context(rectify_case, rectify, "town_handler", rectify_items)),
         ]
+    if event in ("item_decision_requested", "item_decided"):
+        return _item_decisions(event)
     if event == "acceptance":
         case = _case(s, state="acceptance", state_label="验收中", due_date="2026-10-15", due_at="2026-10-16 00:00",
                      due_text="2026-10-15（5个工作日）")  # fmt: skip
@@ -421,6 +435,35 @@ def _site(event: str) -> list[tuple[str, dict[str, Any]]]:
             )
         ]
     return []
+
+
+def _item_decisions(event: str) -> list[tuple[str, dict[str, Any]]]:
+    """A well's 断水 declared 不适用 and ruled on; a licence reported and confirmed or sent back."""
+    s = _SITE_CASE
+    rectify = _case(s, state="rectifying", state_label="整顿规范·限期整改中", due_date="2026-10-25",
+                    due_at="2026-10-26 00:00", due_text="2026-10-25（30天）", category="无证无照")  # fmt: skip
+
+    def item(ev: dict[str, Any], key: str, label: str, decision: str, decider: str) -> dict[str, Any]:
+        return {**ev, "item": {"key": key, "label": label}, "decision": decision, "decider_name": decider}
+
+    if event == "item_decision_requested":
+        waive = item(_event(event, "2026-09-25 09:30", "water", reason="该场所使用自备井取水，未接入公共供水管网，无水可断。"),
+                     "cut_water", "断水", "waive", "市科经局")  # fmt: skip
+        report = item(_event(event, "2026-10-20 15:00", "town", fields={"notes": "已取得营业执照，见附件。"}),
+                      "business_license", "营业执照", "report", "市市场监管局")  # fmt: skip
+        ruling = _case(s, due_date="2026-09-28", due_at="2026-09-29 00:00", due_text="2026-09-28（审批不适用申请（断水））")
+        confirming = _case(rectify, due_date="2026-10-27", due_at="2026-10-28 00:00", due_text="2026-10-27（确认营业执照）")
+        return [
+            ("散乱污·不适用申请（联席办审批）", _context(ruling, waive, "office")),
+            ("散乱污·营业执照待确认（市市场监管局）", _context(confirming, report, "market_handler")),
+        ]
+    approve = item(_event(event, "2026-09-26 14:00", "office"), "cut_water", "断水", "approve_waiver", "市科经局")
+    reject = item(_event(event, "2026-10-22 10:00", "market", reason="营业执照经营范围与现场生产内容不符，请补充材料后重新上报。"),
+                  "business_license", "营业执照", "reject", "市市场监管局")  # fmt: skip
+    return [
+        ("散乱污·不适用申请已批准", _context(_case(s), approve, "water_handler")),
+        ("散乱污·营业执照退回重办", _context(rectify, reject, "town_handler")),
+    ]
 
 
 # --- the digest and the bulletin ---------------------------------------------------------------
@@ -576,6 +619,8 @@ CASE_TYPES: dict[str, tuple[str, ...]] = {
     "listed": (ENTERPRISE, SITE),
     "raised": (ENTERPRISE,),
     "item_request": (SITE,),
+    "item_decision_requested": (SITE,),
+    "item_decided": (SITE,),
     "acceptance": (SITE,),
     "revisit_due": (SITE,),
     "digest": (),

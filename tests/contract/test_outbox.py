@@ -20,6 +20,7 @@ from helpers import (
     new_enterprise_case,
     new_site_case,
     photo,
+    walk_site_to,
 )
 from sqlalchemy import func, select
 
@@ -356,7 +357,10 @@ def test_site_walk_acceptance_closure_and_revisit(app, people, clock):
     got = by_event(box.new())
     assert got == {"item_request": expected(*TOWN_HANDLERS)}, "rectification items are the town's"
     complete_open_items(app, number, "rectification")
-    assert box.new() == [], "completing an item tells nobody"
+    # the licence, reported by the town, is for 市市场监管局 to confirm; its confirmation goes back
+    assert by_event(box.new()) == {
+        "item_decision_requested": expected("market_regulation"), "item_decided": expected(*TOWN_HANDLERS)
+    }
     # 验收通知 → the town, the review department (first violation: 环境违法 → ecology), the office
     rows = box.after(lambda: app.cases.advance(number, "submit_rectification", a.kongcheng))
     check_rendering(rows, number, clock.now())
@@ -544,3 +548,35 @@ def test_reassigning_without_co_units_tells_only_the_new_lead_unit(app, people):
         lambda: app.cases.advance(number, "assign", people.dispatcher, {"lead_unit": "drc", "co_units": []})
     )
     assert by_event(rows) == {"assigned": expected(*DRC_HANDLERS)}
+
+
+def test_item_decisions_reach_the_unit_that_rules_and_then_the_executor(app, people):
+    """A 不适用 declaration goes to the office's dispatchers and its ruling back to the executor; a
+    reported licence goes to 市市场监管局, its sending back to the town; each names the item."""
+    a = people
+    banned = new_site_case(app)["number"]
+    walk_site_to(app, banned, "clearing", "ban")
+    box = Outbox(app)
+    rows = box.after(lambda: app.cases.decide_item(banned, "cut_water", "waive", a.water, "自备井取水，无水可断"))
+    check_rendering(rows, banned, app.clock.now())
+    assert by_event(rows) == {"item_decision_requested": expected(*DISPATCHERS)}
+    [ruling] = [o for o in app.cases.show(banned)["obligations"] if o["key"] == "waiver:cut_water"]
+    assert all("断水" in r.subject and "自备井取水" in r.body_text for r in rows)
+    assert all(f"请在{ruling['due_date']}前审批" in r.body_text for r in rows)
+    rows = box.after(lambda: app.cases.decide_item(banned, "cut_water", "approve_waiver", a.dispatcher))
+    assert by_event(rows) == {"item_decided": expected("water", "water_mail")}
+    assert all("不适用申请已批准" in r.subject for r in rows)
+
+    rectified = new_site_case(app)["number"]
+    walk_site_to(app, rectified, "rectifying", "rectify")
+    rows = box.after(lambda: app.cases.complete_item(rectified, "business_license", a.kongcheng, evidence=[photo(3)]))
+    check_rendering(rows, rectified, app.clock.now())
+    assert by_event(rows) == {"item_decision_requested": expected("market_regulation")}
+    [confirm] = [o for o in app.cases.show(rectified)["obligations"] if o["key"] == "confirm:business_license"]
+    assert confirm["open"] and confirm["unit"] == "market_regulation"  # due 5 working days after the report
+    assert all("营业执照" in r.subject and f"在{confirm['due_date']}前核实确认" in r.body_text for r in rows)
+    rows = box.after(
+        lambda: app.cases.decide_item(rectified, "business_license", "reject", a.market_regulation, "经营范围不符")
+    )
+    assert by_event(rows) == {"item_decided": expected(*TOWN_HANDLERS)}
+    assert all("退回重办" in r.subject and "经营范围不符" in r.body_text for r in rows)
