@@ -122,7 +122,8 @@ def _operations(api_env: ApiEnv, number: str) -> list[tuple[str, str]]:
     with api_env.anonymous() as anon:
         document = anon.get("/api/openapi.json").json()
     values = {"number": number, "trigger": "accept", "item": "cut_water", "sha256": "0" * 64, "year": "2026",
-              "notification_id": "1", "case_type": E, "username": "office", "job_id": "a" * 16}  # fmt: skip
+              "notification_id": "1", "case_type": E, "username": "office", "job_id": "a" * 16, "decision": "waive",
+              "week": "2026-W49"}  # fmt: skip
     operations = []
     for path, methods in document["paths"].items():
         filled = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
