@@ -2,7 +2,8 @@
 the time of a sweep with nothing due and the time to sweep the 10,000 due steps (issue 3).
 
 Targets: a sweep with nothing due under 50 ms at 1,000,000 cases; the sweep of the 10,000 due
-steps no more than 1.5 times slower at 1,000,000 cases than at 100,000 (its cost follows the
+steps no more than 1.2 times slower at 1,000,000 cases than at 100,000 (issue 3 asked 1.5, the
+responsibility list 1.2 with each due case's obligations swept along; its cost follows the
 due work, not the table size).
 
 How the files are built (fast, but with rows exactly like the service's): a small template
@@ -53,6 +54,8 @@ from workflow.org import Actor  # noqa: E402
 DUE_AT = datetime(2026, 10, 8, 0, 0, tzinfo=SHANGHAI)
 """The sweep instant: the warning (start of the due day) of every due case, nothing else."""
 EMPTY_AT = DUE_AT - timedelta(seconds=1)
+TARGET_RATIO = 1.2
+"""The due sweep at the largest size over the smallest."""
 BUILDER_VERSION = "4"
 CHILD_TABLES = ("case_event", "case_unit", "case_item", "obligation")
 """Tables whose rows belong to one case (column ``case_id``) and are copied with it."""
@@ -420,9 +423,9 @@ def main() -> None:
             ratios[key] = ratio = figures[largest][key] / figures[smallest][key]
             pairs = [b / a for a, b in zip(figures[smallest]["runs"][key], figures[largest]["runs"][key], strict=True)]
             ratios[f"{key}_paired"] = paired = statistics.median(pairs)
-            verdict = "met" if ratio <= 1.5 else "NOT met"
+            verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
             print(
-                f"{label}: {largest:,} / {smallest:,} = {ratio:.2f} (target ≤ 1.5: {verdict});"
+                f"{label}: {largest:,} / {smallest:,} = {ratio:.2f} (target ≤ {TARGET_RATIO}: {verdict});"
                 f" median of the run-by-run ratios {paired:.2f}"
             )
     out = args.cache_dir / "sweep.json"

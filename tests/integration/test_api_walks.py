@@ -440,7 +440,7 @@ def test_api_todo_pages_the_obligations_and_counts_them_all(api_env: ApiEnv, peo
         offset += 2
     assert pages == [(e["number"], e["key"]) for e in whole["items"]]
     default = drc.get("/api/todo").json()
-    assert default["limit"] == 100 and default["items"] == drc.get("/api/todo", params={"limit": 100}).json()["items"]
+    assert default["limit"] == 50 and default["items"] == drc.get("/api/todo", params={"limit": 50}).json()["items"]
     for wrong in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "多"}):
         error_of(drc.get("/api/todo", params=wrong), 422, "invalid_input")
 

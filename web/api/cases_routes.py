@@ -31,8 +31,8 @@ router = APIRouter(prefix="/api", tags=["cases"], responses=ERRORS)
 NumberPath = Annotated[str, Path(max_length=32, description="案件编号（如 QY-2026-00001）或 ID")]
 TriggerPath = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")]
 MAX_FILES = 10
-TODO_PAGE = 100
-"""Obligations per page of ``GET /api/todo`` unless ``limit`` says otherwise."""
+TODO_PAGE = 50
+"""Obligations per page of ``GET /api/todo`` unless ``limit`` says otherwise (as ``/api/todo/cases``)."""
 
 
 @router.post("/cases", status_code=201, response_model=CaseView, summary="登记案件")
