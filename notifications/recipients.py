@@ -157,20 +157,16 @@ def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) 
         elif kind in ("item_decider", "item_executor"):
             item = change.payload.get("item") or ""
             unit = item_decider(change) if kind == "item_decider" else change.rulebook.executor(item, change.draft)
-            if unit == office:  # the office rules through its dispatchers
-                for user in _users(conn, cast(USERS.c.roles, String).like('%"dispatcher"%')):
-                    found.setdefault(user.username, user)
-                continue
             units = {unit} if unit else set()
         elif argument == "responsible":
             units = responsible_units(change, office)
-            if units == {office}:  # the office's own clock: its staff are the dispatchers
-                for user in _users(conn, cast(USERS.c.roles, String).like('%"dispatcher"%')):
-                    found.setdefault(user.username, user)
-                continue
         else:
             units = RELATIONS[argument](change.draft, change.rulebook.spec)
         units.discard(None)  # type: ignore[arg-type]
+        if office in units and (argument == "responsible" or kind in ("item_decider", "item_executor")):
+            units.discard(office)  # what the office owes or rules on, its dispatchers do
+            for user in _users(conn, cast(USERS.c.roles, String).like('%"dispatcher"%')):
+                found.setdefault(user.username, user)
         if not units:
             continue
         rows = conn.execute(

@@ -96,25 +96,25 @@ def show_case(number: NumberPath, app: AppDep, actor: ActorDep) -> Any:
     return app.cases.show(number, actor)
 
 
-_ACTION_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": ActionRequest.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "fields": {"type": "string", "description": "字段，JSON 对象"},
-                        "comment": {"type": "string", "maxLength": 2000},
-                        "expected_version": {"type": "integer", "minimum": 1},
-                        "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    },
-                }
-            },
-        },
+def _json_or_multipart(model: Any, first: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
+    """An action's request body in OpenAPI: ``model`` as JSON, or the same as multipart form
+    fields (``first``, then the comment and version) with the ``evidence`` files."""
+    multipart = {
+        **first,
+        "comment": {"type": "string", "maxLength": 2000},
+        "expected_version": {"type": "integer", "minimum": 1},
+        "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
     }
-}
+    content = {
+        "application/json": {"schema": model.model_json_schema()},
+        "multipart/form-data": {"schema": {"type": "object", "properties": multipart}},
+    }
+    return {"requestBody": {"required": True, "content": content} if required else {"content": content}}
+
+
+_ACTION_BODY = _json_or_multipart(
+    ActionRequest, {"fields": {"type": "string", "description": "字段，JSON 对象"}}, required=True
+)
 
 
 @router.post(
@@ -193,24 +193,7 @@ ITEM_DECISION_PATHS = {
     "confirm": "confirm", "reject": "reject",
 }  # fmt: skip
 """The last part of ``/api/cases/{number}/items/{item}/…`` → the decision."""
-_DECISION_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {"schema": ItemDecisionRequest.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "reason": {"type": "string", "maxLength": 2000},
-                        "comment": {"type": "string", "maxLength": 2000},
-                        "expected_version": {"type": "integer", "minimum": 1},
-                        "evidence": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    },
-                }
-            },
-        },
-    }
-}
+_DECISION_BODY = _json_or_multipart(ItemDecisionRequest, {"reason": {"type": "string", "maxLength": 2000}})
 
 
 @router.post(
