@@ -35,7 +35,10 @@ from workflow.yamlfile import load_text
 LADDER_LEVELS = ("warned", "overdue", "supervised", "listed")
 EVIDENCE_MODES = ("none", "optional", "required")
 CHECKLIST_NAMES = ("clearing", "rectification", "signoffs")
-_TOP_KEYS = {
+CONSUMER_SECTIONS = ("ledger", "notifications")
+"""Top-level keys kept raw in ``WorkflowSpec.sections`` for the package that owns them; each is
+validated by its consumer's ``check_definition`` (``caseflow workflow check`` runs them all)."""
+_TOP_KEYS = {*CONSUMER_SECTIONS,
     "type", "name", "number_prefix", "initial", "create", "fields", "counters", "states",
     "transitions", "checklists", "ladder", "violation_departments", "default_review_department", "obligations",
     "opinions",
@@ -159,6 +162,7 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
         default_review_department=review,
         obligations=_obligations(r, top.get("obligations") or {}, states, checklists),
         opinions=opinions,
+        sections={name: top[name] for name in CONSUMER_SECTIONS if top.get(name) is not None},
         source_text=text,
     )
     _check_graph(r, spec)
@@ -196,7 +200,7 @@ def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
         kind = data.get("type")
         if kind not in FIELD_TYPES:
             r.fail(f"{key}.type", f"unknown field type {kind!r}; allowed: {', '.join(FIELD_TYPES)}")
-        choices = r.names(data.get("choices"), f"{key}.choices")
+        choices, choice_labels = _choices(r, data.get("choices"), f"{key}.choices")
         if kind in ("choice", "choice_list") and not choices:
             r.fail(f"{key}.choices", "a choice field needs choices")
         kinds = r.names(data.get("kinds"), f"{key}.kinds")
@@ -206,6 +210,7 @@ def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
             label=r.text(data, "label", key),
             type=kind,
             choices=choices,
+            choice_labels=choice_labels,
             kinds=kinds,
             max_length=r.integer(data, "max_length", key),
             min=r.integer(data, "min", key),
@@ -225,6 +230,18 @@ def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
             spec = FieldSpec(**{**spec.__dict__, "default": default})
         fields[name] = spec
     return fields
+
+
+def _choices(r: _Reader, raw: Any, key: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``[a, b]`` (values people read as they are) or ``{a: 标签, …}`` (values with labels)."""
+    if isinstance(raw, dict):
+        labels = {}
+        for value, label in raw.items():
+            if not isinstance(value, str) or not isinstance(label, str) or not label.strip():
+                r.fail(f"{key}.{value}", "每个选项写作 值: 中文名称，如 simple: 简单")
+            labels[value] = label
+        return tuple(labels), labels
+    return r.names(raw, key), {}
 
 
 def _clock(r: _Reader, raw: Any, key: str, fields: Mapping[str, FieldSpec]) -> ClockSpec:
@@ -282,14 +299,12 @@ def _states(r: _Reader, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec])
     for name, value in raw.items():
         key = f"states.{name}"
         data = r.mapping(value, key)
-        r.only_keys(data, {"label", "terminal", "clock"}, key)
-        terminal = data.get("terminal", False)
-        if not isinstance(terminal, bool):
-            r.fail(f"{key}.terminal", "expected true or false")
+        r.only_keys(data, {"label", "terminal", "closed", "clock"}, key)
+        terminal, closed = _flag(r, data, "terminal", key, False), _flag(r, data, "closed", key, False)
         clock = _clock(r, data["clock"], f"{key}.clock", fields) if data.get("clock") else None
         if terminal and clock is not None:
             r.fail(f"{key}.clock", "a terminal state has no clock")
-        states[name] = StateSpec(name, r.text(data, "label", key), terminal, clock)
+        states[name] = StateSpec(name, r.text(data, "label", key), terminal, clock, closed)
     if not states:
         r.fail("states", "a workflow needs states")
     for name, state in states.items():

@@ -35,6 +35,9 @@ class FieldSpec:
     """One of ``FIELD_TYPES``."""
     choices: tuple[str, ...] = ()
     """Allowed values of ``choice`` and ``choice_list``."""
+    choice_labels: Mapping[str, str] = field(default_factory=dict)
+    """Chinese label of each choice people read (``simple`` → 简单); a choice without one is
+    shown as itself. Written in YAML as ``choices: {simple: 简单, …}``."""
     kinds: tuple[str, ...] = ()
     """For ``department`` fields: allowed department kinds (empty: any)."""
     max_length: int | None = None
@@ -90,7 +93,15 @@ class StateSpec:
     name: str
     label: str
     terminal: bool = False
+    """Nothing leaves it (不予受理, 已归档)."""
     clock: ClockSpec | None = None
+    closed: bool = False
+    """The case counts as closed (销号) here though the state may still be left (a site's 已销号
+    awaits its 回头看); terminal states are closed too (``is_closed``)."""
+
+    @property
+    def is_closed(self) -> bool:
+        return self.terminal or self.closed
 
 
 @dataclass(frozen=True)
@@ -244,6 +255,9 @@ class WorkflowSpec:
     """What each unit owes in each state (the items of the checklists are obligations too)."""
     opinions: Mapping[str, str] = field(default_factory=dict)
     """Case flags that hold a unit's opinion (``findings`` → 属地核查意见), with their labels."""
+    sections: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Raw YAML of the top-level sections that a consumer above ``workflow`` owns and validates
+    itself (``ledger``, ``notifications``): see ``workflow.loader.CONSUMER_SECTIONS``."""
     source_text: str = field(default="", repr=False, compare=False)
 
     @property
