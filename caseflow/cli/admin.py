@@ -7,6 +7,7 @@ import click
 from rich.table import Table
 
 from caseflow.cli.common import console, err_console, json_option, load_settings, open_app, print_json
+from caseflow.cli.workflow_migrate import workflow_migrate
 from workflow.errors import CaseflowError, InvalidInput
 from workflow.graph import mermaid
 from workflow.loader import load_workflow, load_workflow_files
@@ -187,6 +188,9 @@ def audit_verify(as_json: bool) -> None:
 @click.group("workflow")
 def workflow_group() -> None:
     """流程定义。"""
+
+
+workflow_group.add_command(workflow_migrate)
 
 
 @workflow_group.command("check")

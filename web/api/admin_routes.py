@@ -196,6 +196,21 @@ def workflow_graph(case_type: Annotated[str, Path(max_length=64)], app: AppDep, 
     return Response(mermaid(app.definitions.current(case_type).spec), media_type="text/plain; charset=utf-8")
 
 
+class MigrateBody(Strict):
+    to: str = Field(min_length=1, max_length=64, description="目标版本：版本号（或其至少8位的前缀），或 current")
+    map: dict[str, str] = Field(default_factory=dict, max_length=100, description="旧状态 → 目标版本的状态")
+    dry_run: bool = Field(default=False, description="只列出将迁移的案件，不作改动")
+
+
+@router.post("/admin/workflows/{case_type}/migrate", tags=["admin"], summary="把办理中的案件迁移到另一个流程定义版本")
+def migrate_workflow(case_type: Annotated[str, Path(max_length=64)], body: MigrateBody, app: AppDep, actor: Admin) -> Any:
+    from cases.definition_migration import DefinitionMigration
+
+    migration = DefinitionMigration(app.db, app.definitions, app.clock, app.calendar.calendar)
+    mapping = {old.strip(): new.strip() for old, new in body.map.items()}
+    return migration.migrate(case_type, body.to, mapping, dry_run=body.dry_run, actor=actor).to_dict()
+
+
 @router.get("/departments", tags=["definitions"], summary="单位（代码与名称）")
 def departments(app: AppDep, actor: ActorDep) -> Any:
     return [{"code": d.code, "name": d.name, "kind": d.kind, "aliases": list(d.aliases)} for d in app.org.departments]
