@@ -15,7 +15,6 @@ from sqlalchemy import Connection
 from cases import audit, obligations
 from cases import repository as repo
 from cases.evidence import StoredFile
-from cases.views import CLOSED_STATES
 from workflow.calendar import WorkingCalendar
 from workflow.case import CaseDraft
 from workflow.errors import VersionConflict
@@ -78,7 +77,7 @@ def write_change(
     seq = row["event_seq"] + 1
     content = audit.event_content(row["number"], seq, now, actor, trigger, row["state"], draft.state, note, payload)
     head = audit.chain_hash(row["head_hash"], content)
-    closing = rulebook.spec.states[draft.state].terminal or draft.state in CLOSED_STATES
+    closing = rulebook.spec.states[draft.state].is_closed
     changes = {
         "state": draft.state,
         "lead_unit": draft.fields.get("lead_unit"),

@@ -106,13 +106,15 @@ class CaseService:
         draft = CaseDraft(type=spec.type, number="", state=spec.initial, fields=inputs)
         if not rulebook.permitted(spec.create.actors, actor, draft):
             raise PermissionDenied(f"登记{spec.name}只能由{rulebook.describe(spec.create.actors)}办理")
+        rulebook.register(draft, inputs)
+        inputs = draft.fields
         now = self.clock.now()
         with self.db.write() as conn:
             self.definitions.register(conn, now)
             draft.number = repo.next_number(conn, spec.type, spec.number_prefix, now.astimezone(SHANGHAI).year)
             meta: dict[str, Any] = {
                 "number": draft.number, "type": spec.type, "definition_version": spec.version,
-                "state": draft.state, "version": 1, "title": str(inputs.get("title") or inputs.get("site_name") or ""),
+                "state": draft.state, "version": 1, "title": str(inputs.get(spec.title_field) or ""),
                 "lead_unit": None, "town": inputs.get("town"), "uscc": inputs.get("uscc"),
                 "fields": inputs, "counters": {}, "co_units": {}, "flags": {},
                 "due_at": None, "due_date": None, "due_provisional": False,

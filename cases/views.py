@@ -9,7 +9,6 @@ from workflow.clock import SHANGHAI
 from workflow.org import Actor
 from workflow.rulebook import Rulebook
 
-CLOSED_STATES = ("closed",)
 ENGINE_TRIGGER_LABELS = {
     "create": "登记",
     "import": "台账导入",
@@ -26,6 +25,7 @@ ENGINE_TRIGGER_LABELS = {
     "reject_waiver": "驳回不适用申请",
     "confirm_item": "确认事项办结",
     "reject_item": "退回事项重办",
+    "migrate_definition": "迁移流程版本",
 }
 """Names of the triggers the engine fires itself (no definition has them) in the history."""
 
@@ -55,7 +55,7 @@ def _day(value: date | None) -> str | None:
 
 
 def is_open(state: str, rulebook: Rulebook) -> bool:
-    return not rulebook.spec.states[state].terminal and state not in CLOSED_STATES
+    return not rulebook.spec.states[state].is_closed
 
 
 def _decision(record: dict[str, Any] | None, org: Any) -> dict[str, Any] | None:

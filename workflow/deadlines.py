@@ -81,11 +81,24 @@ def _basis_for_state(spec: WorkflowSpec, case: CaseDraft, state: str, now: datet
         if fixed:
             return ClockBasis(str(fixed), None, state, clock.on_expiry)
         return ClockBasis(start, str(clock.default), state, clock.on_expiry)
+    if clock.duration_expr is not None:
+        return ClockBasis(start, str(computed_duration(clock, case)), state, clock.on_expiry)
     if clock.by_field is not None:
         value = case.fields.get(clock.by_field)
         chosen = clock.durations.get(str(value)) or next(iter(clock.durations.values()))
         return ClockBasis(start, str(chosen), state, clock.on_expiry)
     return ClockBasis(start, str(clock.duration), state, clock.on_expiry)
+
+
+def computed_duration(clock: ClockSpec, case: CaseDraft) -> Duration:
+    """The length a computed clock gives for the case (``"10wd"``); a value that is no duration
+    is a fault of the definition, reported with the expression."""
+    assert clock.duration_expr is not None
+    value = clock.duration_expr.evaluate({**case.fields, **case.counters})
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"时限表达式“{clock.duration_expr.source}”给出了“{value}”，不是时长（如 5wd、15d）") from exc
 
 
 def plan_clock(

@@ -7,14 +7,15 @@ fields, bad durations. Building the state machine is ``workflow.rulebook``'s job
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from workflow import rules
-from workflow.durations import Duration, parse_duration
+from workflow import loader_rules, rules
+from workflow.durations import Duration
 from workflow.errors import DefinitionError
 from workflow.org import ROLES, SYSTEM_ROLE, Organisation
+from workflow.reader import Reader as _Reader
 from workflow.spec import (
     FIELD_TYPES,
     ActorRule,
@@ -34,77 +35,14 @@ from workflow.yamlfile import load_text
 
 LADDER_LEVELS = ("warned", "overdue", "supervised", "listed")
 EVIDENCE_MODES = ("none", "optional", "required")
-CHECKLIST_NAMES = ("clearing", "rectification", "signoffs")
 CONSUMER_SECTIONS = ("ledger", "notifications")
 """Top-level keys kept raw in ``WorkflowSpec.sections`` for the package that owns them; each is
 validated by its consumer's ``check_definition`` (``caseflow workflow check`` runs them all)."""
-_TOP_KEYS = {*CONSUMER_SECTIONS,
+_TOP_KEYS = {*CONSUMER_SECTIONS, "title_field", "description", "duplicate_key", "limits", "vocabulary", "relations",
     "type", "name", "number_prefix", "initial", "create", "fields", "counters", "states",
     "transitions", "checklists", "ladder", "violation_departments", "default_review_department", "obligations",
     "opinions",
 }  # fmt: skip
-
-
-class _Reader:
-    """Typed access to raw YAML data that fails with the file and key path."""
-
-    def __init__(self, file: str, org: Organisation) -> None:
-        self.file = file
-        self.org = org
-
-    def fail(self, key: str, reason: str) -> NoReturn:
-        raise DefinitionError(self.file, key, reason)
-
-    def mapping(self, value: Any, key: str) -> Mapping[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(key, f"expected a mapping, got {type(value).__name__}")
-        return value
-
-    def names(self, value: Any, key: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(key, "expected a name or a list of names")
-        return tuple(value)
-
-    def text(self, data: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
-        value = data.get(name, default)
-        if not isinstance(value, str) or not value.strip():
-            self.fail(f"{key}.{name}", "missing or empty")
-        return value
-
-    def duration(self, value: Any, key: str) -> Duration:
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            self.fail(key, str(exc))
-
-    def known(self, names: Iterable[str], allowed: Iterable[str], key: str, what: str) -> None:
-        pool = set(allowed)
-        for name in names:
-            if name not in pool:
-                self.fail(key, f"unknown {what} {name!r}; known: {', '.join(sorted(pool))}")
-
-    def one(self, value: Any, allowed: Iterable[str], key: str, what: str) -> str:
-        """``value`` as a known name."""
-        if not isinstance(value, str):
-            self.fail(key, f"expected the name of a {what}, got {value!r}")
-        self.known([value], allowed, key, what)
-        return value
-
-    def integer(self, data: Mapping[str, Any], name: str, key: str) -> int | None:
-        value = data.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            self.fail(f"{key}.{name}", f"expected a whole number, got {value!r}")
-        return value
-
-    def only_keys(self, data: Mapping[str, Any], allowed: set[str], key: str | None) -> None:
-        extra = set(data) - allowed
-        if extra:
-            where = f"{key}.{sorted(extra)[0]}" if key else str(sorted(extra)[0])
-            self.fail(where, f"unknown key; allowed: {', '.join(sorted(allowed))}")
 
 
 def definition_version(data: Any) -> str:
@@ -119,9 +57,13 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
     r = _Reader(file, org)
     top = r.mapping(data, "(document)")
     r.only_keys(top, _TOP_KEYS, None)
-    fields = _fields(r, r.mapping(top.get("fields"), "fields"))
-    states = _states(r, r.mapping(top.get("states"), "states"), fields)
+    words = loader_rules.vocabulary(r, top.get("vocabulary"))
     counters = r.names(top.get("counters"), "counters")
+    fields = _fields(r, r.mapping(top.get("fields"), "fields"), counters)
+    relations = loader_rules.relations(r, top.get("relations"), fields)
+    r.variables = loader_rules.expression_variables(fields, counters)
+    title_field, description, duplicate_key = loader_rules.meta(r, top, fields)
+    states = _states(r, r.mapping(top.get("states"), "states"), fields)
     checklists = _checklists(r, top.get("checklists") or {}, states, fields)
     violation_departments = {
         str(k): str(v) for k, v in r.mapping(top.get("violation_departments") or {}, "violation_departments").items()
@@ -137,7 +79,7 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
         r.known([review], org.codes(), "default_review_department", "department")
     opinions = _opinions(r, top.get("opinions") or {})
     transitions = tuple(
-        _transition(r, raw, f"transitions[{i}]", states, fields, counters, opinions)
+        _transition(r, raw, f"transitions[{i}]", states, fields, counters, opinions, words, checklists)
         for i, raw in enumerate(top.get("transitions") or [])
     )
     if not transitions:
@@ -162,6 +104,12 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
         default_review_department=review,
         obligations=_obligations(r, top.get("obligations") or {}, states, checklists),
         opinions=opinions,
+        title_field=title_field,
+        description=description,
+        duplicate_key=duplicate_key,
+        limits=loader_rules.limits(r, top.get("limits")),
+        vocabulary=words.version,
+        relations=relations,
         sections={name: top[name] for name in CONSUMER_SECTIONS if top.get(name) is not None},
         source_text=text,
     )
@@ -190,9 +138,9 @@ def load_workflow_files(paths: Iterable[Path], org: Organisation) -> dict[str, W
     return specs
 
 
-def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
+def _fields(r: _Reader, raw: Mapping[str, Any], counters: tuple[str, ...]) -> dict[str, FieldSpec]:
     fields: dict[str, FieldSpec] = {}
-    allowed = {"label", "type", "choices", "kinds", "max_length", "min", "max", "default"}
+    allowed = {"label", "type", "choices", "kinds", "max_length", "min", "max", "default", "compute", "places"}
     for name, value in raw.items():
         key = f"fields.{name}"
         data = r.mapping(value, key)
@@ -229,6 +177,12 @@ def _fields(r: _Reader, raw: Mapping[str, Any]) -> dict[str, FieldSpec]:
                 r.fail(f"{key}.default", f"invalid default: {exc}")
             spec = FieldSpec(**{**spec.__dict__, "default": default})
         fields[name] = spec
+    plain = {n: f for n, f in fields.items() if "compute" not in raw[n]}
+    readable = loader_rules.expression_variables(plain, counters)
+    for name, spec in fields.items():
+        fields[name] = loader_rules.computed(r, spec, raw[name], f"fields.{name}", readable)
+        if fields[name].compute is not None:
+            readable[name] = loader_rules.expression_variables({name: spec}, ())[name]
     return fields
 
 
@@ -260,6 +214,11 @@ def _clock(r: _Reader, raw: Any, key: str, fields: Mapping[str, FieldSpec]) -> C
     }
     r.only_keys(data, allowed, key)
     by_field, deadline_field = data.get("by_field"), data.get("field")
+    expr = None
+    if isinstance(data.get("duration"), dict):
+        computed = r.mapping(data["duration"], f"{key}.duration")
+        r.only_keys(computed, {"expr"}, f"{key}.duration")
+        expr = loader_rules.expression(r, computed.get("expr"), f"{key}.duration.expr", "string")
     kinds = [k for k in ("duration", "by_field", "field") if data.get(k) is not None]
     if len(kinds) != 1:
         r.fail(key, "a clock needs exactly one of duration, by_field (with durations) or field")
@@ -279,9 +238,10 @@ def _clock(r: _Reader, raw: Any, key: str, fields: Mapping[str, FieldSpec]) -> C
     anchor = data.get("from", "entry")
     r.known([anchor], ("entry", "assignment"), f"{key}.from", "clock anchor")
     responsible = data.get("responsible", "office")
-    r.known([responsible], ("office", *rules.RELATIONS), f"{key}.responsible", "responsible party")
+    r.known([responsible], ("office", *r.relations), f"{key}.responsible", "responsible party")
     return ClockSpec(
-        duration=r.duration(data["duration"], f"{key}.duration") if "duration" in data else None,
+        duration=r.duration(data["duration"], f"{key}.duration") if "duration" in data and expr is None else None,
+        duration_expr=expr,
         by_field=by_field,
         durations=durations,
         deadline_field=deadline_field,
@@ -301,6 +261,8 @@ def _states(r: _Reader, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec])
         data = r.mapping(value, key)
         r.only_keys(data, {"label", "terminal", "closed", "clock"}, key)
         terminal, closed = _flag(r, data, "terminal", key, False), _flag(r, data, "closed", key, False)
+        # vocabulary 1 predates the flag: definitions stored then name their closed state `closed`
+        closed = closed or (r.vocabulary == 1 and name == "closed")
         clock = _clock(r, data["clock"], f"{key}.clock", fields) if data.get("clock") else None
         if terminal and clock is not None:
             r.fail(f"{key}.clock", "a terminal state has no clock")
@@ -323,7 +285,7 @@ def _actors(r: _Reader, raw: Any, key: str) -> tuple[ActorRule, ...]:
         role = r.one(data.get("role"), (*ROLES, SYSTEM_ROLE), f"{key}[{i}].role", "role")
         unit, department = data.get("unit"), data.get("department")
         if unit is not None:
-            r.known([unit], rules.RELATIONS, f"{key}[{i}].unit", "unit relation")
+            r.known([unit], r.relations, f"{key}[{i}].unit", "unit relation")
         if department is not None:
             r.known([department], r.org.codes(), f"{key}[{i}].department", "department")
         result.append(ActorRule(role, unit, department))
@@ -335,15 +297,11 @@ def _create(r: _Reader, data: Mapping[str, Any], fields: Mapping[str, FieldSpec]
     optional = r.names(data.get("optional"), "create.optional")
     r.known(required, fields, "create.required", "field")
     r.known(optional, fields, "create.optional", "field")
-    return CreateSpec(_actors(r, data.get("actors"), "create.actors"), required, optional)
-
-
-def _named(
-    r: _Reader, data: Mapping[str, Any], name: str, key: str, registry: Mapping[str, Callable[..., Any]], what: str
-) -> tuple[str, ...]:
-    names = r.names(data.get(name), f"{key}.{name}")
-    r.known(names, registry, f"{key}.{name}", what)
-    return names
+    computed = [n for n in (*required, *optional) if fields[n].compute is not None]
+    if computed:
+        r.fail("create", f"计算字段“{computed[0]}”由系统计算，不能在登记时填写")
+    checks = loader_rules.checks(r, data.get("guards"), "create.guards")
+    return CreateSpec(_actors(r, data.get("actors"), "create.actors"), required, optional, checks)
 
 
 def _transition(
@@ -354,6 +312,8 @@ def _transition(
     fields: Mapping[str, FieldSpec],
     counters: tuple[str, ...],
     opinions: Mapping[str, str],
+    words: rules.Vocabulary,
+    checklists: Mapping[str, ChecklistSpec],
 ) -> TransitionSpec:
     data = r.mapping(raw, key)
     allowed = {"trigger", "label", "source", "dest", "internal", "actors", "required", "optional", "store",
@@ -379,6 +339,9 @@ def _transition(
     r.known(required, fields, f"{key}.required", "field")
     r.known(optional, fields, f"{key}.optional", "field")
     r.known(store, required + optional, f"{key}.store", "input of this trigger")
+    computed = [n for n in required + optional if fields[n].compute is not None]
+    if computed:
+        r.fail(f"{key}.required", f"计算字段“{computed[0]}”由系统计算，不能作为操作的输入")
     values = {
         str(k): r.names(v, f"{key}.allowed_values.{k}")
         for k, v in r.mapping(data.get("allowed_values") or {}, f"{key}.allowed_values").items()
@@ -395,6 +358,8 @@ def _transition(
         if name not in opinions:
             known = "、".join(opinions) or "（未定义 opinions）"
             r.fail(f"{key}.cites", f"引用的意见“{name}”未在 opinions 中定义；已定义：{known}")
+    when, when_expr = loader_rules.named_or_conditions(r, data.get("when"), f"{key}.when", words.conditions)
+    guards, checks = loader_rules.named_or_checks(r, data.get("guards"), f"{key}.guards", words.guards, "guard")
     return TransitionSpec(
         trigger=trigger,
         sources=sources,
@@ -405,10 +370,12 @@ def _transition(
         optional=optional,
         store=store,
         allowed_values=values,
-        when=_named(r, data, "when", key, rules.CONDITIONS, "condition"),
-        guards=_named(r, data, "guards", key, rules.GUARDS, "guard"),
+        when=when,
+        guards=guards,
         increment=increment,
-        effects=_named(r, data, "effects", key, rules.EFFECTS, "effect"),
+        effects=loader_rules.effects(r, data.get("effects"), f"{key}.effects", words, checklists),
+        when_expr=when_expr,
+        checks=checks,
         evidence=evidence,
         cites=cites,
     )
@@ -433,7 +400,8 @@ def _checklists(
     seen_items: dict[str, str] = {}
     for name, value in r.mapping(raw, "checklists").items():
         key = f"checklists.{name}"
-        r.known([name], CHECKLIST_NAMES, key, "checklist")
+        if not str(name).isidentifier():
+            r.fail(key, "清单名须为标识符（字母、数字、下划线）")
         data = r.mapping(value, key)
         r.only_keys(data, {"label", "state", "evidence", "ordered", "chosen_by", "items", "waivable",
                            "waiver_approvers", "waiver_due"}, key)  # fmt: skip
@@ -596,7 +564,7 @@ def _obligations(
         data = r.mapping(value, key)
         r.only_keys(data, {"label", "unit", "states", "due", "roles", "after", "until", "measure"}, key)
         unit = r.one(
-            data.get("unit"), ("office", *rules.RELATIONS, *r.org.codes()), f"{key}.unit",
+            data.get("unit"), ("office", *r.relations, *r.org.codes()), f"{key}.unit",
             "unit (office, a relation or a department code)",
         )  # fmt: skip
         in_states = r.names(data.get("states"), f"{key}.states")

@@ -51,7 +51,7 @@ class Owed:
 def _unit_codes(rulebook: Rulebook, case: CaseDraft, unit: str) -> list[str]:
     if unit == "office":
         return [rulebook.org.office]
-    if unit not in rules.RELATIONS:  # a fixed department (the 生态环境分局's view)
+    if unit not in rules.relation_names(rulebook.spec):  # a fixed department (the 生态环境分局's view)
         return [unit]
     return sorted(rulebook.units(case, unit))
 

@@ -17,10 +17,11 @@ from transitions import EventData, Machine
 from workflow import rules
 from workflow.case import CONFIRMATION, WAIVER, CaseDraft, ItemState
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, TransitionNotAllowed
+from workflow.expressions import Expression, ExpressionError, rounded
 from workflow.fields import check_inputs, is_blank
 from workflow.org import SYSTEM_ROLE, Actor, Organisation
 from workflow.rules import RuleContext
-from workflow.spec import ActorRule, ChecklistSpec, ItemSpec, TransitionSpec, WorkflowSpec
+from workflow.spec import ActorRule, Check, ChecklistSpec, ItemSpec, TransitionSpec, WorkflowSpec
 
 _CTX = "ctx"
 MAX_REASON = 2000
@@ -50,19 +51,40 @@ class Decision:
     """The validated, normalised inputs."""
 
 
-def _condition(name: str) -> Any:
-    predicate = rules.CONDITIONS[name]
+def _condition(words: rules.Vocabulary, name: str) -> Any:
+    predicate = words.conditions[name]
     return lambda event: predicate(event.kwargs[_CTX])
 
 
-def _guard(name: str) -> Any:
-    guard = rules.GUARDS[name]
+def _guard(words: rules.Vocabulary, name: str) -> Any:
+    guard = words.guards[name]
 
     def check(event: EventData) -> bool:
         guard(event.kwargs[_CTX])
         return True
 
     return check
+
+
+def _expr_condition(expression: Expression) -> Any:
+    return lambda event: bool(_evaluate(expression, event.kwargs[_CTX], "when"))
+
+
+def _expr_guard(check_: Check) -> Any:
+    def check(event: EventData) -> bool:
+        if not _evaluate(check_.expression, event.kwargs[_CTX], "check"):
+            raise GuardFailed("check", check_.message)
+        return True
+
+    return check
+
+
+def _evaluate(expression: Expression, ctx: RuleContext, name: str) -> Any:
+    """An expression on the case's fields and counters, this action's inputs taking precedence."""
+    try:
+        return expression.evaluate({**ctx.case.fields, **ctx.case.counters, **ctx.inputs})
+    except ExpressionError as exc:
+        raise GuardFailed(name, str(exc)) from exc
 
 
 def _chosen(index: int) -> Any:
@@ -85,6 +107,7 @@ class Rulebook:
     def __init__(self, spec: WorkflowSpec, org: Organisation) -> None:
         self.spec = spec
         self.org = org
+        self.words = rules.VOCABULARIES[spec.vocabulary]
         self.machine = Machine(
             model=None,
             states=list(spec.states),
@@ -94,13 +117,18 @@ class Rulebook:
             ignore_invalid_triggers=False,
         )
         for index, t in enumerate(spec.transitions):
-            conditions = [_condition(n) for n in t.when] + [_guard(n) for n in t.guards] + [_chosen(index)]
+            conditions = [
+                *(_condition(self.words, n) for n in t.when), *(_expr_condition(e) for e in t.when_expr),
+                *(_guard(self.words, n) for n in t.guards), *(_expr_guard(c) for c in t.checks), _chosen(index),
+            ]  # fmt: skip
             self.machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
 
     # --- who may do what -------------------------------------------------------------------
 
     def units(self, case: CaseDraft, relation: str) -> set[str]:
-        return rules.RELATIONS[relation](case, self.spec)
+        if relation in self.spec.relations:
+            return rules.field_units(case, self.spec.relations[relation])
+        return self.words.relations[relation](case, self.spec)
 
     def matches(self, rule: ActorRule, actor: Actor, case: CaseDraft) -> bool:
         if not actor.has(rule.role):
@@ -124,7 +152,10 @@ class Rulebook:
         for rule in rules_:
             role = self.org.role_names.get(rule.role, "系统" if rule.role == SYSTEM_ROLE else rule.role)
             if rule.unit:
-                words.append(f"{relation_words[rule.unit]}的{role}")
+                relation = relation_words.get(rule.unit)
+                if relation is None:  # the definition's own relation: the field's label names it
+                    relation = self.spec.fields[self.spec.relations[rule.unit]].label
+                words.append(f"{relation}的{role}")
             elif rule.department:
                 words.append(f"{self.org.name(rule.department)}的{role}")
             else:
@@ -177,7 +208,7 @@ class Rulebook:
     def related_units(self, case: CaseDraft) -> set[str]:
         """Every unit the case concerns: its relations' units and its items' executors."""
         units: set[str] = set()
-        for relation in rules.RELATIONS:
+        for relation in (*self.words.relations, *self.spec.relations):
             units |= self.units(case, relation)
         for key in case.items:
             for unit in (self.executor(key, case), self.confirmer(key, case)):
@@ -256,8 +287,37 @@ class Rulebook:
         for counter in transition.increment:
             case.bump(counter)
         for effect in transition.effects:
-            rules.EFFECTS[effect](ctx)
+            self.words.apply(effect, ctx)
+        self.compute(case)
         return Decision(trigger, from_state, case.state, transition, inputs)
+
+    def register(self, case: CaseDraft, inputs: Mapping[str, Any]) -> None:
+        """Check registration's expression guards on ``inputs`` (raise ``GuardFailed`` with the
+        definition's reason) and compute the computed fields of the new case."""
+        values = {**case.fields, **inputs}
+        for check in self.spec.create.checks:
+            try:
+                ok = check.expression.evaluate(values)
+            except ExpressionError as exc:
+                raise GuardFailed("check", str(exc)) from exc
+            if not ok:
+                raise GuardFailed("check", check.message)
+        self.compute(case)
+
+    def compute(self, case: CaseDraft) -> None:
+        """Set every computed field from the case's values, in definition order; a field whose
+        expression cannot be evaluated yet (a value it needs is missing) is left out."""
+        for name, field_spec in self.spec.fields.items():
+            if field_spec.compute is None:
+                continue
+            try:
+                value = field_spec.compute.evaluate({**case.fields, **case.counters})
+            except ExpressionError:
+                case.fields.pop(name, None)
+                continue
+            if field_spec.type == "decimal" and value is not None:
+                value = str(rounded(value, field_spec.places if field_spec.places is not None else 2))
+            case.fields[name] = value
 
     def complete_item(
         self,

@@ -14,11 +14,7 @@ from workflow.case import CaseDraft, ItemState
 from workflow.clock import SHANGHAI
 from workflow.errors import GuardFailed
 from workflow.org import Actor, Organisation
-from workflow.spec import ChecklistSpec, WorkflowSpec
-
-MAX_EXTENSIONS = 2
-MAX_EXTENSION_DAYS = 15
-RECTIFY_MAX_DAYS = 90
+from workflow.spec import ChecklistSpec, ClockSpec, WorkflowSpec
 
 
 @dataclass
@@ -61,6 +57,26 @@ RELATIONS: dict[str, Relation] = {
     "town": lambda c, s: {c.fields["town"]} if c.fields.get("town") else set(),
     "review_department": lambda c, s: {d} if (d := review_department(c, s)) else set(),
 }
+"""The built-in relations; a definition adds its own as ``relations: {name: department field}``."""
+
+
+def field_units(case: CaseDraft, name: str) -> set[str]:
+    """The departments a department or department-list field of the case holds."""
+    value = case.fields.get(name)
+    if not value:
+        return set()
+    return {str(v) for v in value} if isinstance(value, list | tuple) else {str(value)}
+
+
+def relation_units(case: CaseDraft, spec: WorkflowSpec, relation: str) -> set[str]:
+    """The units standing in ``relation`` to the case: a built-in one or one the definition adds."""
+    if relation in spec.relations:
+        return field_units(case, spec.relations[relation])
+    return RELATIONS[relation](case, spec)
+
+
+def relation_names(spec: WorkflowSpec) -> tuple[str, ...]:
+    return (*RELATIONS, *(r for r in spec.relations if r not in RELATIONS))
 
 
 # --- branch conditions --------------------------------------------------------------------------
@@ -100,27 +116,30 @@ def before_due(ctx: RuleContext) -> None:
 
 
 def extension_limits(ctx: RuleContext) -> None:
+    """At most ``limits.extensions`` extensions adding up to ``limits.extension_days`` working days."""
+    limits = ctx.spec.limits
     used, days = ctx.case.count("extension_days"), int(ctx.inputs.get("days", 0))
     _guard(
         "extension_limits",
-        ctx.case.count("extension_count") < MAX_EXTENSIONS,
-        f"每件问题最多延期{MAX_EXTENSIONS}次，已延期{ctx.case.count('extension_count')}次",
+        ctx.case.count("extension_count") < limits.extensions,
+        f"每件问题最多延期{limits.extensions}次，已延期{ctx.case.count('extension_count')}次",
     )
     _guard(
         "extension_limits",
-        used + days <= MAX_EXTENSION_DAYS,
-        f"延期累计不得超过{MAX_EXTENSION_DAYS}个工作日：已延期{used}个，本次申请{days}个",
+        used + days <= limits.extension_days,
+        f"延期累计不得超过{limits.extension_days}个工作日：已延期{used}个，本次申请{days}个",
     )
 
 
 def extension_grant_within_limits(ctx: RuleContext) -> None:
-    requested = int((ctx.case.flags.get("pending_extension") or {}).get("days", MAX_EXTENSION_DAYS))
+    most = ctx.spec.limits.extension_days
+    requested = int((ctx.case.flags.get("pending_extension") or {}).get("days", most))
     days, used = int(ctx.inputs["days"]), ctx.case.count("extension_days")
     _guard("extension_grant_within_limits", days <= requested, f"批准天数不能超过申请的{requested}个工作日")
     _guard(
         "extension_grant_within_limits",
-        used + days <= MAX_EXTENSION_DAYS,
-        f"延期累计不得超过{MAX_EXTENSION_DAYS}个工作日：已延期{used}个，本次批准{days}个",
+        used + days <= most,
+        f"延期累计不得超过{most}个工作日：已延期{used}个，本次批准{days}个",
     )
 
 
@@ -154,17 +173,37 @@ def classified_on(ctx: RuleContext) -> date:
     return date.fromisoformat(stored) if stored else ctx.today
 
 
+def deadline_clock(spec: WorkflowSpec, field_name: str) -> ClockSpec | None:
+    """The clock that keeps its deadline in the date field ``field_name``, if any."""
+    for state in spec.states.values():
+        if state.clock is not None and state.clock.deadline_field == field_name:
+            return state.clock
+    return None
+
+
+def longest_days(clock: ClockSpec | None) -> int | None:
+    """A deadline field's longest allowed length in calendar days (``max: 90d``), if any."""
+    if clock is None or clock.max is None:
+        return None
+    return clock.max.amount if clock.max.unit == "d" else None
+
+
 def rectify_deadline_within_limit(ctx: RuleContext) -> None:
+    """The rectification deadline lies after today and within the clock's ``max`` of the day
+    the site was classified."""
     given = ctx.inputs.get("deadline")
     if given is None:
         return
+    most = longest_days(deadline_clock(ctx.spec, "deadline"))
     deadline, start = date.fromisoformat(given), classified_on(ctx)
-    latest = start + timedelta(days=RECTIFY_MAX_DAYS)
     _guard("rectify_deadline_within_limit", deadline > ctx.today, "整改期限必须晚于今天")
+    if most is None:
+        return
+    latest = start + timedelta(days=most)
     _guard(
         "rectify_deadline_within_limit",
         deadline <= latest,
-        f"整改期限自认定之日（{start}）起最长{RECTIFY_MAX_DAYS}天，即不晚于{latest}",
+        f"整改期限自认定之日（{start}）起最长{most}天，即不晚于{latest}",
     )
 
 
@@ -389,3 +428,71 @@ EFFECTS: dict[str, Effect] = {
         fail_to_rectifying,
     )
 }
+
+
+# --- general effects: one argument each, written ``name:argument`` in a definition --------------
+
+
+def open_checklist(ctx: RuleContext, name: str) -> None:
+    """Open the items of checklist ``name`` that apply: those its ``chosen_by`` field lists, else
+    all whose ``enabled_by`` field (if any) says yes; items already open are kept as they are."""
+    checklist = ctx.spec.checklists[name]
+    if checklist.chosen_by is not None:
+        keys = list(ctx.case.fields.get(checklist.chosen_by) or [])
+    else:
+        keys = [k for k, i in checklist.items.items() if i.enabled_by is None or ctx.case.fields.get(i.enabled_by) == "yes"]
+    _open_items(ctx, name, keys, reset=False)
+
+
+def reset_checklist(ctx: RuleContext, name: str) -> None:
+    """Open checklist ``name`` again from the start: every applicable item is owed anew."""
+    for item in ctx.case.items_of(name):
+        del ctx.case.items[item.key]
+    open_checklist(ctx, name)
+
+
+def drop_checklist(ctx: RuleContext, name: str) -> None:
+    """Remove the items of checklist ``name`` (sign-offs of a failed acceptance)."""
+    for item in ctx.case.items_of(name):
+        del ctx.case.items[item.key]
+
+
+def restart_clock(ctx: RuleContext, duration: str) -> None:
+    """Start the case's clock afresh for ``duration`` (``5wd``) from now."""
+    ctx.case.signals.append(f"clock:restart:{duration}")
+
+
+def set_flag(ctx: RuleContext, name: str) -> None:
+    """Record that ``name`` happened now (a case flag other rules and obligations may wait on)."""
+    ctx.case.flags[name] = ctx.now.isoformat()
+
+
+GeneralEffect = Callable[[RuleContext, str], None]
+GENERAL_EFFECTS: dict[str, GeneralEffect] = {
+    e.__name__: e for e in (open_checklist, reset_checklist, drop_checklist, restart_clock, set_flag)
+}
+"""Effects with one argument: a checklist name, a duration or a flag name."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The named rules of one vocabulary version. A rule whose meaning changes gets a new
+    version; definitions pinned to an older one keep the older rules."""
+
+    version: int
+    relations: dict[str, Relation]
+    conditions: dict[str, Predicate]
+    guards: dict[str, Guard]
+    effects: dict[str, Effect]
+    general_effects: dict[str, GeneralEffect]
+
+    def apply(self, effect: str, ctx: RuleContext) -> None:
+        name, _, argument = effect.partition(":")
+        if argument:
+            self.general_effects[name](ctx, argument)
+        else:
+            self.effects[name](ctx)
+
+
+VOCABULARIES: dict[int, Vocabulary] = {1: Vocabulary(1, RELATIONS, CONDITIONS, GUARDS, EFFECTS, GENERAL_EFFECTS)}
+CURRENT_VOCABULARY = 1

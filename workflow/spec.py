@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow.durations import Duration
+from workflow.expressions import Expression
 
 FIELD_TYPES = (
     "text",
@@ -48,6 +49,11 @@ class FieldSpec:
     """For integers: the greatest value allowed."""
     default: Any = None
     """Value used when an optional field is not given (already validated)."""
+    compute: Expression | None = None
+    """A computed field: its value follows from the case's other fields (a subsidy's amount),
+    recomputed after every decision; nobody gives it."""
+    places: int | None = None
+    """For a computed decimal: places kept, rounded half up (amounts in 万元: 2)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class ClockSpec:
 
     duration: Duration | None = None
     """Fixed length, counted from entering the state (or from ``anchor``)."""
+    duration_expr: Expression | None = None
+    """A computed length: an expression giving a duration such as ``"10wd"`` from the case's fields."""
     by_field: str | None = None
     """Case field whose value picks the length from ``durations``."""
     durations: Mapping[str, Duration] = field(default_factory=dict)
@@ -105,6 +113,25 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
+class Check:
+    """A guard written as an expression: the trigger is refused with ``message`` when it is false."""
+
+    expression: Expression
+    message: str
+    """The Chinese reason given to the person refused."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits a definition sets on its cases (DOMAIN.md §4), enforced by the named guards."""
+
+    extensions: int = 2
+    """How many extensions (延期) a case may be granted."""
+    extension_days: int = 15
+    """How many working days all of a case's extensions may add up to."""
+
+
+@dataclass(frozen=True)
 class TransitionSpec:
     trigger: str
     sources: tuple[str, ...]
@@ -125,7 +152,13 @@ class TransitionSpec:
     increment: tuple[str, ...] = ()
     """Counters that go up by one."""
     effects: tuple[str, ...] = ()
-    """Named effects applied to the case after the state changed."""
+    """Effects applied to the case after the state changed, in order: a named one
+    (``set_category_ban``) or a general one with its argument, ``name:argument``
+    (``open_checklist:clearing``, ``restart_clock:5wd``; see ``workflow.rules.GENERAL_EFFECTS``)."""
+    when_expr: tuple[Expression, ...] = ()
+    """Conditions written as expressions (all must hold) that select this branch."""
+    checks: tuple[Check, ...] = ()
+    """Guards written as expressions."""
     evidence: str = "none"
     """``none``, ``optional`` or ``required``: files attached to the action."""
     cites: tuple[str, ...] = ()
@@ -231,6 +264,8 @@ class CreateSpec:
     actors: tuple[ActorRule, ...]
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    checks: tuple[Check, ...] = ()
+    """Registration is refused with the check's message when one is false (under 200 万元)."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +290,19 @@ class WorkflowSpec:
     """What each unit owes in each state (the items of the checklists are obligations too)."""
     opinions: Mapping[str, str] = field(default_factory=dict)
     """Case flags that hold a unit's opinion (``findings`` → 属地核查意见), with their labels."""
+    title_field: str = "title"
+    """The field that names a case in lists, notices and the ledger."""
+    description: str = ""
+    """One line saying what the process is, shown when a type is chosen to register a case."""
+    duplicate_key: tuple[str, ...] = ()
+    """Fields that, equal on two open cases of this type, make the later one a duplicate."""
+    limits: Limits = field(default_factory=Limits)
+    vocabulary: int = 1
+    """The version of the named rules (guards, conditions, effects, relations) the definition
+    uses; a pinned old definition keeps the rules of its vocabulary (``workflow.rules``)."""
+    relations: Mapping[str, str] = field(default_factory=dict)
+    """Unit relations this definition adds: relation name → the department field holding the
+    unit (``applicant_town: town``)."""
     sections: Mapping[str, Any] = field(default_factory=dict, compare=False)
     """Raw YAML of the top-level sections that a consumer above ``workflow`` owns and validates
     itself (``ledger``, ``notifications``): see ``workflow.loader.CONSUMER_SECTIONS``."""
