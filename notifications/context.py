@@ -5,12 +5,14 @@ from datetime import date, datetime
 from typing import Any
 
 from notifications.config import NotificationConfig
+from notifications.plan import plan_of
 from workflow.case import CaseDraft
 from workflow.clock import SHANGHAI
 from workflow.durations import parse_duration
 from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
 from workflow.org import Organisation
 from workflow.rulebook import Rulebook
+from workflow.spec import WorkflowSpec
 
 
 def minute(at: datetime | None) -> str:
@@ -40,11 +42,18 @@ def case_context(
     if due_date and row.get("due_provisional"):
         due_text += "（暂定）"
     level = row.get("ladder_level") or "normal"
+    spec = rulebook.spec
+    subject = plan_of(spec).subject
+    title_field = _title_field(spec)
     return {
         "number": row["number"],
         "type": draft.type,
         "type_label": rulebook.spec.name,
-        "title": _text(f.get("title") or f.get("site_name")),
+        "title": _text(f.get(title_field) if title_field else None),
+        "title_label": spec.fields[title_field].label if title_field else "",
+        "subject_label": subject.label,
+        "subject_name": _text(f.get(subject.field)) if subject.field else "",
+        "subject_kind": subject.kind,
         "summary": _text(f.get("description") or f.get("plan") or f.get("address")),
         "state": draft.state,
         "state_label": rulebook.spec.states[draft.state].label,
@@ -68,7 +77,45 @@ def case_context(
         "supervision_label": LEVEL_LABELS.get(level, level),
         "supervision_colour": LEVEL_COLOURS.get(level, ""),
         "link": f"{config.base_url}/cases/{row['number']}",
+        "fields": {name: _shown(spec, name, value) for name, value in f.items()},
     }
+
+
+def _title_field(spec: WorkflowSpec) -> str | None:
+    """The field a case is known by: the definition's ``title_field``; for definitions without
+    one, a ``title`` field or else the field naming the subject of the notices."""
+    named = getattr(spec, "title_field", None)
+    if named:
+        return str(named)
+    if "title" in spec.fields:
+        return "title"
+    return plan_of(spec).subject.field
+
+
+def _shown(spec: WorkflowSpec, name: str, value: Any) -> str:
+    """A field's value as people read it: choices by their labels."""
+    labels = spec.fields[name].choice_labels if name in spec.fields else {}
+    if isinstance(value, list):
+        return "、".join(str(labels.get(v, v)) for v in value)
+    return str(labels.get(value, value)) if isinstance(value, str) and labels else _text(value)
+
+
+def action_context(spec: WorkflowSpec, payload: dict[str, Any]) -> dict[str, Any]:
+    """What a template needs of the action's inputs beyond their text: ``values`` (each input as
+    people read it, choices by their labels) and ``period`` ({label, duration}: when an input
+    picks a state's handling time, e.g. 一般 → 10个工作日; empty otherwise)."""
+    given = payload.get("fields") or {}
+    period: dict[str, str] = {}
+    for state in spec.states.values():
+        clock = state.clock
+        if clock is None or not clock.by_field or not isinstance(given.get(clock.by_field), str):
+            continue
+        value = given[clock.by_field]
+        if value in clock.durations:
+            labels = spec.fields[clock.by_field].choice_labels if clock.by_field in spec.fields else {}
+            period = {"label": str(labels.get(value, value)), "duration": clock.durations[value].label}
+            break
+    return {"values": {k: _shown(spec, k, v) for k, v in given.items()}, "period": period}
 
 
 def obligation_context(case: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:

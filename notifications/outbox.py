@@ -18,8 +18,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cases.changes import ChangeRecord
 from cases.models import Notification, Obligation, User
 from notifications.config import NotificationConfig
-from notifications.context import case_context, event_context, items_context, obligation_context, recipient_context
-from notifications.events import EVENTS
+from notifications.context import (
+    action_context,
+    case_context,
+    event_context,
+    items_context,
+    obligation_context,
+    recipient_context,
+)
+from notifications.events import EVENTS, EventSpec
+from notifications.plan import plan_of
 from notifications.recipients import Recipient, events_for, item_decider, recipients
 from notifications.render import Rendered, TemplateStore
 from workflow.calendar import WorkingCalendar
@@ -64,7 +72,7 @@ class Outbox:
             self._event(conn, event, change)
 
     def _event(self, conn: Connection, event: str, change: ChangeRecord) -> None:
-        spec = EVENTS[event]
+        spec = plan_of(change.rulebook.spec).events[event]
         people = recipients(conn, event, change, self.org.office)
         if not people:
             return
@@ -88,6 +96,7 @@ class Outbox:
             ),  # fmt: skip
             "office": dict(self.config.office),
         }
+        base["event"].update(action_context(change.rulebook.spec, change.payload))
         if change.payload.get("item"):
             base["event"].update(self._item_of(change))
             base["case"] = self._item_deadline(conn, change, base["case"])
@@ -104,10 +113,11 @@ class Outbox:
                 ),
             }
             self.enqueue(
-                conn, prefix, event, person, context, deliver_at, change.now, change.row["id"], change.row["number"]
-            )
+                conn, prefix, event, person, context, deliver_at, change.now, change.row["id"], change.row["number"],
+                spec,
+            )  # fmt: skip
         self.enqueue_robots(
-            conn, prefix, event, units, base, deliver_at, change.now, change.row["id"], change.row["number"]
+            conn, prefix, event, units, base, deliver_at, change.now, change.row["id"], change.row["number"], spec
         )
 
     def _item_of(self, change: ChangeRecord) -> dict[str, Any]:
@@ -144,17 +154,22 @@ class Outbox:
     def enqueue(
         self, conn: Connection, prefix: str, event: str, person: Recipient, context: dict[str, Any],
         deliver_at: datetime, now: datetime, case_id: int | None = None, case_number: str | None = None,
+        spec: EventSpec | None = None,
     ) -> None:  # fmt: skip
-        """Render ``event`` for one person and queue it on each of the person's channels."""
-        rendered = self._render(event, context)
+        """Render ``event`` for one person and queue it on each of the person's channels; ``spec``
+        is the event as the case's type declares it (a shared event when not given)."""
+        spec = spec or EVENTS[event]
+        rendered = self._render(spec, context)
         for channel in self._channels_of(person):
-            self._insert(conn, prefix, case_id, case_number, event, person.username, channel, rendered, deliver_at, now)
+            self._insert(conn, prefix, case_id, case_number, spec, person.username, channel, rendered, deliver_at, now)
 
     def enqueue_robots(
         self, conn: Connection, prefix: str, event: str, units: set[str], base: dict[str, Any],
         deliver_at: datetime, now: datetime, case_id: int | None = None, case_number: str | None = None,
+        spec: EventSpec | None = None,
     ) -> None:  # fmt: skip
         """Queue ``event`` for the group robots of these units."""
+        spec = spec or EVENTS[event]
         for unit in sorted(units):
             for index, hook in enumerate(self.config.webhooks_for(unit, event)):
                 context = {
@@ -163,28 +178,29 @@ class Outbox:
                     "items": [],
                 }
                 recipient = f"dept:{unit}#{index}:{hook.kind}"
-                rendered = self._render(event, context)
-                self._insert(conn, prefix, case_id, case_number, event, recipient, "webhook", rendered, deliver_at, now)
+                rendered = self._render(spec, context)
+                self._insert(conn, prefix, case_id, case_number, spec, recipient, "webhook", rendered, deliver_at, now)
 
     def _channels_of(self, person: Recipient) -> list[str]:
         wanted = ["inapp", *[c for c in person.channels if c != "inapp"]]
         usable = {"inapp": True, "email": bool(person.email), "sms": bool(person.phone)}
         return [c for c in wanted if c in self.channels and usable.get(c, False)]
 
-    def _render(self, event: str, context: dict[str, Any]) -> Rendered:
+    def _render(self, spec: EventSpec, context: dict[str, Any]) -> Rendered:
         try:
-            return self.templates.render(event, context)
+            return self.templates.render(spec.name, context)
         except Exception:  # noqa: BLE001 - a broken template must never block a case change
-            log.exception("template %s failed; sending a plain fallback", event)
+            log.exception("template %s failed; sending a plain fallback", spec.name)
             case = context.get("case", {})
-            subject = f"【{EVENTS[event].label}】{case.get('number', '')} {case.get('title', '')}".strip()
+            subject = f"【{spec.label}】{case.get('number', '')} {case.get('title', '')}".strip()
             return Rendered(subject, f"{subject}\n{case.get('link', '')}", None)
 
     def _insert(
-        self, conn: Connection, prefix: str, case_id: int | None, case_number: str | None, event: str,
+        self, conn: Connection, prefix: str, case_id: int | None, case_number: str | None, spec: EventSpec,
         recipient: str, channel: str, rendered: Rendered, deliver_at: datetime, now: datetime,
     ) -> None:  # fmt: skip
         inbox = channel == "inapp"
+        event = spec.name
         values = {
             "idempotency_key": f"{prefix}:{event}:{recipient}:{channel}",
             "case_id": case_id,
@@ -192,7 +208,7 @@ class Outbox:
             "event": event,
             "recipient": recipient,
             "channel": channel,
-            "urgent": EVENTS[event].urgent,
+            "urgent": spec.urgent,
             "subject": rendered.subject[:300],
             "body_text": rendered.text,
             "body_html": rendered.html,

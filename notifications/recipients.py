@@ -13,71 +13,11 @@ from sqlalchemy import Connection, String, and_, cast, select
 
 from cases.changes import ChangeRecord
 from cases.models import User
+from notifications.plan import Notice, plan_of
+from notifications.plan import Recipient as Rule
 from workflow.obligations import owed
-from workflow.rules import RELATIONS
 
 USERS = User.__table__
-
-TRIGGER_EVENTS = {
-    "assign": "assigned",
-    "reassign": "assigned",
-    "return": "returned",
-    "approve_extension": "extension_decided",
-    "reject_extension": "extension_decided",
-    "answer": "answered",
-    "send_back": "sent_back",
-    "reopen": "sent_back",
-    "approve_answer": "follow_up_due",
-    "close": "closed",
-    "pass_acceptance": "closed",
-    "warn": "warned",
-    "mark_overdue": "overdue",
-    "supervise": "supervised",
-    "list": "listed",
-    "classify_ban": "item_request",
-    "classify_rectify": "item_request",
-    "convert_to_ban": "item_request",
-    "report_relapse": "item_request",
-    "submit_clearance": "acceptance",
-    "submit_rectification": "acceptance",
-    "revisit": "revisit_due",
-    "waive_item": "item_decision_requested",
-    "approve_waiver": "item_decided",
-    "reject_waiver": "item_decided",
-    "confirm_item": "item_decided",
-    "reject_item": "item_decided",
-}
-
-# (kind, argument, role): kind ``unit`` takes a relation (or ``responsible``), ``role`` a role
-# across all units, ``executors`` the executor units of the open items, ``creator`` the user who
-# registered the case; ``item_decider`` the unit that rules on the item of the change (the office
-# for a 不适用 declaration, the issuing department for a reported permit), ``item_executor`` the
-# unit that carries the item out.
-RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "assigned": (("unit", "lead_unit", "handler"), ("unit", "co_unit", "handler")),
-    "returned": (("role", "", "dispatcher"),),
-    "extension_decided": (("unit", "lead_unit", "handler"),),
-    "answered": (("role", "", "dispatcher"),),
-    "sent_back": (("unit", "lead_unit", "handler"),),
-    "follow_up_due": (("role", "", "dispatcher"),),
-    "closed": (
-        ("unit", "lead_unit", "handler"),
-        ("unit", "co_unit", "handler"),
-        ("unit", "town", "handler"),
-        ("creator", "", ""),
-    ),
-    "warned": (("unit", "responsible", "handler"),),
-    "overdue": (("unit", "responsible", "handler"), ("unit", "responsible", "unit_head")),
-    "supervised": (("unit", "responsible", "unit_head"), ("role", "", "dispatcher")),
-    "listed": (("role", "", "convenor"),),
-    "raised": (("role", "", "convenor"), ("unit", "lead_unit", "unit_head")),
-    "item_request": (("executors", "", "handler"),),
-    "acceptance": (("unit", "town", "handler"), ("unit", "review_department", "handler"), ("role", "", "dispatcher")),
-    "revisit_due": (("unit", "town", "handler"),),
-    "item_decision_requested": (("item_decider", "", "handler"),),
-    "item_decided": (("item_executor", "", "handler"),),
-}
-
 
 @dataclass(frozen=True)
 class Recipient:
@@ -90,19 +30,22 @@ class Recipient:
 
 
 def events_for(change: ChangeRecord) -> list[str]:
-    events = []
-    event = TRIGGER_EVENTS.get(change.trigger)
-    if event == "closed" and change.row["state"] not in ("closed",):
-        event = None
-    if event is not None:
-        events.append(event)
-    if change.trigger == "complete_item" and change.payload.get("confirm_by"):  # a permit, to be confirmed
-        events.append("item_decision_requested")
-    if change.trigger == "fail_acceptance" and change.draft.state == "clearing":
-        events.append("item_request")
-    if "raised_to_convenors" in (change.payload.get("signals") or []):
-        events.append("raised")
-    return events
+    """The notices this change sends, in order: the trigger's (or, without an entry of its own,
+    the ``"*"`` entry's), then those of the signals its rules raised."""
+    plan = plan_of(change.rulebook.spec)
+    notices = list(plan.notices(change.trigger))
+    for signal in change.payload.get("signals") or []:
+        notices.extend(plan.signals.get(signal, ()))
+    return [n.event for n in notices if _applies(n, change)]
+
+
+def _applies(notice: Notice, change: ChangeRecord) -> bool:
+    state = change.draft.state
+    if notice.dest is not None and state != notice.dest:
+        return False
+    if notice.closed and not change.rulebook.spec.states[state].is_closed:
+        return False
+    return not (notice.confirming and not change.payload.get("confirm_by"))
 
 
 def responsible_units(change: ChangeRecord, office: str) -> set[str]:
@@ -118,7 +61,7 @@ def responsible_units(change: ChangeRecord, office: str) -> set[str]:
     relation = clock.responsible if clock is not None else "office"
     if relation == "office":
         return {office}
-    return RELATIONS[relation](change.draft, change.rulebook.spec)
+    return change.rulebook.units(change.draft, relation)
 
 
 def item_decider(change: ChangeRecord) -> str | None:
@@ -139,31 +82,39 @@ def _users(conn: Connection, *conditions: Any) -> list[Recipient]:
     ]
 
 
+def _units(rule: Rule, change: ChangeRecord, office: str) -> set[str]:
+    relation = rule.unit
+    if rule.department is not None:
+        return {rule.department}
+    if relation == "executors":
+        return {change.rulebook.executor(k, change.draft) for k in change.rulebook.allowed_items(change.draft)}  # type: ignore[misc]
+    if relation in ("item_decider", "item_executor"):
+        item = change.payload.get("item") or ""
+        unit = item_decider(change) if relation == "item_decider" else change.rulebook.executor(item, change.draft)
+        return {unit} if unit else set()
+    if relation == "responsible":
+        return responsible_units(change, office)
+    if relation == "involved":
+        return change.rulebook.related_units(change.draft)
+    return change.rulebook.units(change.draft, relation or "")
+
+
 def recipients(conn: Connection, event: str, change: ChangeRecord, office: str) -> list[Recipient]:
-    """Active users to tell of ``event``, each once, in a stable order."""
+    """Active users to tell of ``event``, each once, in the order of the type's rules."""
     found: dict[str, Recipient] = {}
-    for kind, argument, role in RULES.get(event, ()):
-        if kind == "role":
-            pattern = f'%"{role}"%'
-            for user in _users(conn, cast(USERS.c.roles, String).like(pattern)):
-                found.setdefault(user.username, user)
-            continue
-        if kind == "creator":
+    for rule in plan_of(change.rulebook.spec).recipients.get(event, ()):
+        if rule.creator:
             for user in _users(conn, USERS.c.username == change.row["created_by"]):
                 found.setdefault(user.username, user)
             continue
-        if kind == "executors":
-            units = {change.rulebook.executor(k, change.draft) for k in change.rulebook.allowed_items(change.draft)}
-        elif kind in ("item_decider", "item_executor"):
-            item = change.payload.get("item") or ""
-            unit = item_decider(change) if kind == "item_decider" else change.rulebook.executor(item, change.draft)
-            units = {unit} if unit else set()
-        elif argument == "responsible":
-            units = responsible_units(change, office)
-        else:
-            units = RELATIONS[argument](change.draft, change.rulebook.spec)
+        role = rule.role or ""
+        if rule.unit is None and rule.department is None:
+            for user in _users(conn, cast(USERS.c.roles, String).like(f'%"{role}"%')):
+                found.setdefault(user.username, user)
+            continue
+        units = _units(rule, change, office)
         units.discard(None)  # type: ignore[arg-type]
-        if office in units and (argument == "responsible" or kind in ("item_decider", "item_executor")):
+        if office in units and rule.unit in ("responsible", "item_decider", "item_executor"):
             units.discard(office)  # what the office owes or rules on, its dispatchers do
             for user in _users(conn, cast(USERS.c.roles, String).like('%"dispatcher"%')):
                 found.setdefault(user.username, user)

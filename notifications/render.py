@@ -56,7 +56,7 @@ from jinja2.utils import Namespace, pass_context
 from jinja2.visitor import NodeTransformer
 
 from notifications.events import EVENTS
-from notifications.samples import sample_contexts
+from notifications.samples import sample_contexts, type_samples
 from workflow.errors import CaseflowError, InvalidInput
 
 log = logging.getLogger("caseflow.templates")
@@ -64,6 +64,9 @@ log = logging.getLogger("caseflow.templates")
 BLOCKS = ("subject", "text", "html")
 """The blocks every template defines; ``subject`` and ``text`` are plain, ``html`` escaped."""
 DEFAULT_DIR = Path(__file__).parent / "templates"
+TYPE_DIR = Path(__file__).resolve().parent.parent / "config" / "templates"
+"""Shipped per-type templates: ``<type>/<event>.j2`` overrides the shared ``<event>.j2`` for
+cases of that type, and is the only template of an event the type declares itself."""
 
 
 @dataclass(frozen=True)
@@ -805,11 +808,16 @@ class TemplateStore:
         default_dir: Path = DEFAULT_DIR,
         override_dir: Path | None = None,
         *,
+        type_dir: Path | None = TYPE_DIR,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.default_dir = Path(default_dir)
         self.override_dir = Path(override_dir) if override_dir is not None else None
+        self.type_dir = Path(type_dir) if type_dir is not None else None
+        self._typed: dict[tuple[str, str], _Compiled] = {}
+        """Per-type templates in force, by (type, event): shipped, or overridden under
+        ``override_dir/<type>/``."""
         self.limits = limits or Limits()
         self.clock = clock
         self._text_env = _Sandbox(autoescape=False)
@@ -852,6 +860,35 @@ class TemplateStore:
                 self._overrides[name] = compiled
         for name in [n for n in self._overrides if n not in present]:
             del self._overrides[name]
+        self._load_typed()
+
+    def _typed_files(self) -> list[tuple[str, Path, str]]:
+        """(type, path, origin) of every per-type template, shipped ones first."""
+        found = []
+        for root, origin in ((self.type_dir, "type"), (self.override_dir, "override")):
+            if root is not None and root.is_dir():
+                found += [(p.parent.name, p, origin) for p in sorted(root.glob("*/*.j2"))]
+        return found
+
+    def _load_typed(self) -> None:
+        """Per-type templates: each checked with its type's samples (when there are any); a
+        broken one is ignored and the shared template (or the shipped one) serves instead."""
+        typed: dict[tuple[str, str], _Compiled] = {}
+        for case_type, path, origin in self._typed_files():
+            name = path.name[: -len(".j2")]
+            compiled, problems = self._load_file(name, path, origin, case_type=case_type)
+            key = f"{origin}:{case_type}/{name}"
+            self.load_problems.pop(key, None)
+            if compiled is None:
+                self.load_problems[key] = problems
+                log.warning("template %s refused: %s", path, "; ".join(map(str, problems)))
+                continue
+            typed[(case_type, name)] = compiled
+        self._typed = typed
+
+    def typed_names(self, case_type: str) -> set[str]:
+        """The events ``case_type`` has a template of its own for."""
+        return {name for t, name in self._typed if t == case_type}
 
     def _default(self, name: str) -> _Compiled | None:
         """The shipped template of ``name``, compiled on first use. Shipped templates are
@@ -880,19 +917,20 @@ class TemplateStore:
             return None, [Problem(None, f"模板不是 UTF-8 编码：{exc.reason}（第 {exc.start} 字节）")]
 
     def _load_file(
-        self, name: str, path: Path, origin: str, *, samples: bool = True
+        self, name: str, path: Path, origin: str, *, samples: bool = True, case_type: str | None = None
     ) -> tuple[_Compiled | None, list[Problem]]:
         source, problems = self._read(path)
         if source is None:
             return None, problems
-        compiled, problems = self._validate(name, source, origin, path, samples=samples)
+        compiled, problems = self._validate(name, source, origin, path, samples=samples, case_type=case_type)
         return (compiled if not problems else None), problems
 
     # -- checking ----------------------------------------------------------------------------
 
-    def check(self, name: str, source: str) -> list[Problem]:
-        """Everything wrong with ``source`` as the template of event ``name`` (empty: usable)."""
-        return self._validate(name, source, "check", None)[1]
+    def check(self, name: str, source: str, case_type: str | None = None) -> list[Problem]:
+        """Everything wrong with ``source`` as the template of event ``name`` (empty: usable);
+        with ``case_type``, as that type's own template."""
+        return self._validate(name, source, "check", None, case_type=case_type)[1]
 
     def _compile(self, env: _Sandbox, ast: nodes.Template, name: str) -> Template:
         ast.set_environment(env)
@@ -900,11 +938,13 @@ class TemplateStore:
         return env.template_class.from_code(env, code, env.make_globals(None), None)
 
     def _validate(
-        self, name: str, source: str, origin: str, path: Path | None, *, samples: bool = True
-    ) -> tuple[_Compiled | None, list[Problem]]:
+        self, name: str, source: str, origin: str, path: Path | None, *, samples: bool = True,
+        case_type: str | None = None,
+    ) -> tuple[_Compiled | None, list[Problem]]:  # fmt: skip
         """Parse, check the rules, compile for both environments and (``samples``) render
-        every sample context of the event."""
-        if name not in EVENTS:
+        every sample context of the event (of ``case_type``'s samples for a per-type template:
+        its own events are checked against its definition by ``notifications.check_definition``)."""
+        if name not in EVENTS and case_type is None:
             return None, [_unknown_event(name)]
         size = len(source.encode("utf-8"))
         if size > self.limits.source_bytes:
@@ -927,7 +967,11 @@ class TemplateStore:
             compiled = _Compiled(name, origin, path, source, text, html)
         except Exception as exc:  # noqa: BLE001 - anything the compiler refuses
             return None, [Problem(_error_line(exc), _describe(exc))]
-        for label, context in sample_contexts(name) if samples else ():
+        if case_type is not None:
+            chosen = type_samples(name, case_type) if samples else []
+        else:
+            chosen = sample_contexts(name) if samples else []
+        for label, context in chosen:
             # Stop at the first sample that fails: one timeout must not cost a second per sample.
             try:
                 rendered = self._render_compiled(compiled, plain_data(context, self.limits))
@@ -956,6 +1000,12 @@ class TemplateStore:
                 current = self._overrides.get(name)
                 in_force = current is not None and current.path == path and not problems
                 results.append(CheckResult(name, "override", path, problems, in_force))
+        for case_type, path, origin in self._typed_files():
+            name = path.name[: -len(".j2")]
+            _compiled, problems = self._load_file(name, path, origin, case_type=case_type)
+            current = self._typed.get((case_type, name))
+            in_force = current is not None and current.path == path and not problems
+            results.append(CheckResult(f"{case_type}/{name}", "type" if origin == "type" else origin, path, problems, in_force))
         return results
 
     # -- overrides ---------------------------------------------------------------------------
@@ -1005,9 +1055,12 @@ class TemplateStore:
         """Render ``event`` with ``context`` (plain data, see ``notifications.events``).
 
         If an override fails at run time (e.g. on data the samples did not have), the default is
-        rendered instead and a warning logged; if that fails too, ``RenderError``.
+        rendered instead and a warning logged; if that fails too, ``RenderError``. A case's type
+        may have its own template of the event (``<type>/<event>.j2``), used in its place.
         """
-        entry = self._entry(event)
+        case = context.get("case")
+        typed = self._typed.get((case.get("type"), event)) if isinstance(case, dict) else None
+        entry = typed or self._entry(event)
         try:
             data = plain_data(context, self.limits)
         except (TypeError, ValueError) as exc:
@@ -1015,7 +1068,10 @@ class TemplateStore:
         try:
             return self._render_compiled(entry, data)
         except RenderError as exc:
-            default = self._default(event) if entry.origin == "override" else None
+            if typed is not None:  # a type's own version failed: the shared one, if the event has one
+                default = (self._overrides.get(event) or self._default(event)) if event in EVENTS else None
+            else:
+                default = self._default(event) if entry.origin == "override" else None
             if default is None:
                 raise
             log.warning(
@@ -1030,6 +1086,10 @@ class TemplateStore:
         if context is None:
             context = sample_contexts(event)[0][1]
         return self.render(event, context)
+
+    def has(self, event: str, case_type: str) -> bool:
+        """Whether a case of ``case_type`` can be told of ``event`` (a template exists)."""
+        return (case_type, event) in self._typed or event in EVENTS
 
     def _entry(self, name: str, *, default: bool = False) -> _Compiled:
         if name not in EVENTS:

@@ -1,11 +1,12 @@
 """Sample template contexts for every event, in the exact shape of ``notifications.events``.
 
 Used to validate templates (``TemplateStore.check`` renders every variant), by the tests and by
-the admin's preview. Two cases run through them: the Tongcheng enterprise problem
-``QY-2026-00012`` (power capacity for a new production line, lead 市供电公司) and the
-scattered-polluting site ``SLW-2026-00003`` in 孔城镇 (an unlicensed plastics-washing yard to be
-banned and cleared). Dates follow the 2026 working-day calendar. All names are invented; people
-appear only as roles or as 某某.
+the admin's preview. The samples of a case type are data beside its templates:
+``config/templates/<type>/samples.yaml`` (a base ``case`` and, per event, samples that change it
+and give the event, the recipient and the items); a type without such a file gets samples built
+from its definition (``spec_samples``). The digest and the bulletin, which are about many cases,
+are built here from the first two sample types' cases (the enterprise problem ``QY-2026-00012``
+and the site ``SLW-2026-00003``). All names are invented; people appear only as roles or 某某.
 
 What each event's context holds (as ``notifications.outbox`` and ``notifications.periodic``
 build it): per-case events ``case``, ``event``, ``recipient``, ``office`` and ``items`` (empty
@@ -17,12 +18,16 @@ supervision_colour), and bulletin rates are preformatted strings ("87.5%" or "�
 """
 
 import copy
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from notifications.events import EVENTS
+from notifications.events import EVENTS, EventSpec
+from workflow.spec import WorkflowSpec
+from workflow.yamlfile import load_file
 
-ENTERPRISE = "enterprise_issue"
-SITE = "scattered_polluting"
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "config" / "templates"
+"""Shipped per-type samples: ``<type>/samples.yaml``."""
 
 OFFICE = {
     "name": "桐城市传统产业转型升级联席会商会议办公室",
@@ -36,76 +41,6 @@ LEVELS = {
     "overdue": ("逾期催办", "黄"),
     "supervised": ("督办", "橙"),
     "listed": ("挂牌督办", "红"),
-}
-
-_ENTERPRISE_CASE: dict[str, Any] = {
-    "number": "QY-2026-00012",
-    "type": ENTERPRISE,
-    "type_label": "企业问题",
-    "title": "新建生产线用电增容报装及配套仓储用地规划调整",
-    "summary": (
-        "企业投资1.2亿元新建食品级塑料包装生产线，需新增2台1250kVA变压器。用电增容报装已于7月提交，"
-        "至今未明确接入方案；厂区东侧配套仓储用地需调整规划条件。企业计划10月底通电试产，请求协调加快办理。"
-    ),
-    "state": "in_progress",
-    "state_label": "办理中",
-    "category": "生产要素",
-    "enterprise_name": "安徽桐兴塑业包装有限公司",
-    "uscc": "91340881MA2TK7LQ5X",
-    "site_name": "",
-    "operator": "",
-    "address": "",
-    "village": "",
-    "town": "etdz",
-    "town_name": "桐城经济开发区",
-    "lead_unit": "power",
-    "lead_unit_name": "市供电公司",
-    "co_unit_names": ["市自然资源和规划局", "桐城经济开发区"],
-    "instructions": (
-        "请市供电公司牵头，会同市自然资源和规划局、经开区到企业现场办公，明确增容接入方案和送电时间节点；"
-        "涉及用地规划调整的，由市自然资源和规划局依法依规办理。办结后书面答复联席办，答复须经单位负责人签发。"
-    ),
-    "due_date": "2026-10-19",
-    "due_at": "2026-10-20 00:00",
-    "due_text": "2026-10-19（10个工作日）",
-    "supervision": "normal",
-    "supervision_label": "正常",
-    "supervision_colour": "",
-    "link": "http://127.0.0.1:8000/cases/QY-2026-00012",
-}
-
-_SITE_CASE: dict[str, Any] = {
-    "number": "SLW-2026-00003",
-    "type": SITE,
-    "type_label": "散乱污整治",
-    "title": "孔城镇桐梓村废旧塑料清洗加工点",
-    "summary": (
-        "该点无营业执照、无环评手续，露天破碎清洗废旧塑料，清洗废水未经处理直排沟渠。认定为取缔关闭类："
-        "市供水集团公司、市供电公司实施断水断电，孔城镇负责清除原料、产品和生产设备，"
-        "市生态环境分局、市市场监管局依职责查处。"
-    ),
-    "state": "clearing",
-    "state_label": "取缔关闭·两断三清实施中",
-    "category": "环境违法、无证无照",
-    "enterprise_name": "",
-    "uscc": "",
-    "site_name": "孔城镇桐梓村废旧塑料清洗加工点",
-    "operator": "张某某",
-    "address": "孔城镇桐梓村王屋组",
-    "village": "桐梓村",
-    "town": "kongcheng",
-    "town_name": "孔城镇",
-    "lead_unit": "",
-    "lead_unit_name": "",
-    "co_unit_names": [],
-    "instructions": "",
-    "due_date": "2026-10-10",
-    "due_at": "2026-10-11 00:00",
-    "due_text": "2026-10-10（15天）",
-    "supervision": "normal",
-    "supervision_label": "正常",
-    "supervision_colour": "",
-    "link": "http://127.0.0.1:8000/cases/SLW-2026-00003",
 }
 
 _PEOPLE: dict[str, dict[str, str]] = {
@@ -161,63 +96,12 @@ _PEOPLE: dict[str, dict[str, str]] = {
     },
 }
 
-_ACTORS: dict[str, tuple[str, str, str]] = {
-    "office": ("office_dispatcher", "联席办调度员", "市科经局"),
-    "power": ("power_handler", "市供电公司联络员", "市供电公司"),
-    "town": ("kongcheng_handler", "孔城镇联络员", "孔城镇"),
-    "water": ("water_handler", "市供水集团公司联络员", "市供水集团公司"),
-    "market": ("market_handler", "市市场监管局联络员", "市市场监管局"),
-    "system": ("system", "系统", ""),
-}
-
-
 def _case(base: dict[str, Any], level: str = "normal", **changes: Any) -> dict[str, Any]:
     case = copy.deepcopy(base)
     case.update(changes)
     label, colour = LEVELS[level]
     case.update(supervision=level, supervision_label=label, supervision_colour=colour)
     return case
-
-
-def _event(
-    name: str,
-    at: str,
-    actor: str = "office",
-    *,
-    comment: str = "",
-    reason: str = "",
-    fields: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    username, display, unit = _ACTORS[actor]
-    fields = dict(fields or {})
-    if reason:
-        fields.setdefault("reason", reason)
-    return {
-        "name": name,
-        "label": EVENTS[name].label,
-        "at": at,
-        "actor": username,
-        "actor_name": display,
-        "actor_unit_name": unit,
-        "comment": comment,
-        "reason": reason,
-        "fields": fields,
-    }
-
-
-def _context(
-    case: dict[str, Any],
-    event: dict[str, Any],
-    recipient: str,
-    items: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "case": case,
-        "event": event,
-        "recipient": dict(_PEOPLE[recipient]),
-        "office": dict(OFFICE),
-        "items": items or [],
-    }
 
 
 def brief(case: dict[str, Any]) -> dict[str, Any]:
@@ -227,253 +111,14 @@ def brief(case: dict[str, Any]) -> dict[str, Any]:
     return {k: case[k] for k in keys}
 
 
-def _item(key: str, label: str, executor: str, done: bool = False) -> dict[str, Any]:
-    return {"key": key, "label": label, "executor_name": executor, "done": done}
-
-
-# --- the enterprise problem, step by step ---------------------------------------------------
-
-
-def _enterprise(event: str) -> list[tuple[str, dict[str, Any]]]:
-    e = _ENTERPRISE_CASE
-    if event == "assigned":
-        case = _case(e, state="assigned", state_label="已交办·待签收", due_date="2026-09-30", due_at="2026-10-01 00:00",
-                     due_text="2026-09-30（1个工作日）")  # fmt: skip
-        ev = _event("assigned", "2026-09-29 10:15", fields={
-            "lead_unit": "power", "co_units": "natural_resources、etdz", "class": "general", "instructions": e["instructions"],
-        })  # fmt: skip
-        return [
-            ("企业问题·主办单位", _context(case, ev, "power_handler")),
-            ("企业问题·协办单位", _context(case, ev, "nr_handler")),
-        ]
-    if event == "returned":
-        case = _case(e, state="registered", state_label="已登记", due_date="2026-10-08", due_at="2026-10-09 00:00",
-                     due_text="2026-10-08（1个工作日）")  # fmt: skip
-        ev = _event(
-            "returned",
-            "2026-09-30 09:40",
-            "power",
-            reason="该问题主要涉及仓储用地规划条件调整，不属我单位职责，建议改由市自然资源和规划局主办，我单位协办用电接入事项。",
-        )
-        return [("企业问题", _context(case, ev, "office"))]
-    if event == "extension_decided":
-        approved = _event(
-            "extension_decided",
-            "2026-10-15 16:20",
-            comment="同意延期，请于新期限内办结，不再延期。",
-            fields={"days": "5"},
-        )
-        rejected = _event(
-            "extension_decided",
-            "2026-10-15 16:20",
-            reason="变压器供货周期不是延期理由，请先行明确临时接电方案，按原期限答复。",
-        )
-        case_a = _case(e, due_date="2026-10-26", due_at="2026-10-27 00:00", due_text="2026-10-26（15个工作日）")
-        return [
-            ("企业问题·批准延期", _context(case_a, approved, "power_handler")),
-            ("企业问题·不予延期", _context(_case(e), rejected, "power_handler")),
-        ]
-    if event == "answered":
-        case = _case(e, state="answered", state_label="已答复·待审核", due_date="2026-10-27", due_at="2026-10-28 00:00",
-                     due_text="2026-10-27（2个工作日）")  # fmt: skip
-        ev = _event("answered", "2026-10-23 15:30", "power", fields={
-            "result": "resolved",
-            "reply": "经现场办公，确定由开发区10kV桐兴线新建专线接入，10月28日前完成变压器安装调试，10月30日前送电；"
-                     "仓储用地规划条件调整已由市自然资源和规划局受理，预计11月中旬完成论证。",
-            "signed_by": "分管负责人 陈某某",
-        })  # fmt: skip
-        return [("企业问题", _context(case, ev, "office"))]
-    if event == "sent_back":
-        case = _case(e, due_date="2026-11-02", due_at="2026-11-03 00:00", due_text="2026-11-02（5个工作日）")
-        back = _event(
-            "sent_back",
-            "2026-10-26 10:00",
-            reason="答复未附协办单位市自然资源和规划局的反馈意见，送电时间节点缺少责任人，请补充后重新答复。",
-        )
-        reopen = _event("sent_back", "2026-10-29 11:00", reason="回访企业：变压器已安装，但至今未送电，企业不满意。",
-                        fields={"satisfaction": "不满意"})  # fmt: skip
-        return [
-            ("企业问题·驳回重办", _context(case, back, "power_handler")),
-            ("企业问题·回访不满意重办", _context(case, reopen, "power_handler")),
-        ]
-    if event == "follow_up_due":
-        case = _case(e, state="follow_up", state_label="待回访", due_date="2026-10-29", due_at="2026-10-30 00:00",
-                     due_text="2026-10-29（2个工作日）")  # fmt: skip
-        return [("企业问题", _context(case, _event("follow_up_due", "2026-10-27 09:00"), "office"))]
-    if event == "closed":
-        case = _case(e, state="closed", state_label="已销号", due_date="", due_at="", due_text="")
-        ev = _event("closed", "2026-10-28 16:00", fields={"satisfaction": "满意"})
-        return [("企业问题", _context(case, ev, "power_handler"))]
-    if event == "warned":
-        return [
-            (
-                "企业问题",
-                _context(
-                    _case(e, "warned"),
-                    _event("warned", "2026-10-19 00:00", "system"),
-                    "power_handler",
-                ),
-            )
-        ]
-    if event == "overdue":
-        return [
-            (
-                "企业问题",
-                _context(
-                    _case(e, "overdue"),
-                    _event("overdue", "2026-10-20 00:00", "system"),
-                    "power_head",
-                ),
-            )
-        ]
-    if event == "supervised":
-        auto = _event("supervised", "2026-10-23 00:00", "system")
-        by_hand = _event(
-            "supervised",
-            "2026-10-22 09:30",
-            reason="企业反映送电时间一再推迟，影响试产，提请督办。",
-        )
-        return [
-            ("企业问题·到期自动督办", _context(_case(e, "supervised"), auto, "power_head")),
-            ("企业问题·联席办督办", _context(_case(e, "supervised"), by_hand, "office")),
-        ]
-    if event == "listed":
-        return [
-            (
-                "企业问题",
-                _context(_case(e, "listed"), _event("listed", "2026-10-27 00:00", "system"), "convenor"),
-            )
-        ]
-    if event == "raised":
-        case = _case(e, due_date="2026-11-26", due_at="2026-11-27 00:00", due_text="2026-11-26（5个工作日）")
-        ev = _event("raised", "2026-11-19 10:00", reason="第二次回访企业仍不满意：专线已送电，但仓储用地规划调整仍无进展。",
-                    fields={"satisfaction": "非常不满意"})  # fmt: skip
-        return [("企业问题", _context(case, ev, "convenor"))]
-    return []
-
-
-# --- the scattered-polluting site ------------------------------------------------------------
-
-
-def _site(event: str) -> list[tuple[str, dict[str, Any]]]:
-    s = _SITE_CASE
-    if event == "assigned":
-        ev = _event("assigned", "2026-09-25 10:00", fields={"plan": s["summary"], "cut_gas": "no"})
-        return [("散乱污", _context(_case(s), ev, "town_handler"))]
-    if event == "item_request":
-        ban = _event("item_request", "2026-09-25 10:00", fields={"plan": s["summary"], "cut_gas": "no"})
-        power = [_item("cut_power", "断电", "市供电公司")]
-        town = [_item("clear_materials", "清除原料", "孔城镇"), _item("clear_products", "清除产品", "孔城镇"),
-                _item("clear_equipment", "清除设备", "孔城镇")]  # fmt: skip
-        rectify_case = _case(s, state="rectifying", state_label="整顿规范·限期整改中", due_date="2026-10-25", due_at="2026-10-26 00:00",
-                             due_text="2026-10-25（30天）", category="无证无照")  # fmt: skip
-        rectify = _event(
-            "item_request",
-            "2026-09-25 10:00",
-            fields={"items": "business_license、pollution_control", "deadline": "2026-10-25"},
-        )
-        rectify_items = [
-            _item("business_license", "营业执照", "孔城镇"),
-            _item("pollution_control", "污染治理设施", "孔城镇"),
-        ]
-        return [
-            ("散乱污·断电（市供电公司）", _context(_case(s), ban, "power_handler", power)),
-            ("散乱污·三清（孔城镇）", _context(_case(s), ban, "town_handler", town)),
-            ("散乱污·整顿规范", _context(rectify_case, rectify, "town_handler", rectify_items)),
-        ]
-    if event in ("item_decision_requested", "item_decided"):
-        return _item_decisions(event)
-    if event == "acceptance":
-        case = _case(s, state="acceptance", state_label="验收中", due_date="2026-10-15", due_at="2026-10-16 00:00",
-                     due_text="2026-10-15（5个工作日）")  # fmt: skip
-        ev = _event(
-            "acceptance",
-            "2026-10-09 15:00",
-            "town",
-            fields={"notes": "已断水断电（电表读数 10234.6），原料、产品和设备已全部清运。"},
-        )
-        return [
-            ("散乱污·属地", _context(case, ev, "town_handler")),
-            ("散乱污·复核部门", _context(case, ev, "ecology_handler")),
-        ]
-    if event == "closed":
-        case = _case(
-            s,
-            state="closed",
-            state_label="已销号",
-            due_date="2026-11-13",
-            due_at="2026-11-14 00:00",
-            due_text="2026-11-13（30天）",
-        )
-        return [("散乱污", _context(case, _event("closed", "2026-10-14 11:00"), "town_handler"))]
-    if event == "revisit_due":
-        case = _case(s, state="revisit_due", state_label="待回头看", due_date="2026-11-20", due_at="2026-11-21 00:00",
-                     due_text="2026-11-20（5个工作日）")  # fmt: skip
-        return [
-            (
-                "散乱污",
-                _context(case, _event("revisit_due", "2026-11-14 00:00", "system"), "town_handler"),
-            )
-        ]
-    moments = {
-        "warned": "2026-10-10 00:00",
-        "overdue": "2026-10-11 00:00",
-        "supervised": "2026-10-15 00:00",
-        "listed": "2026-10-17 00:00",
-    }
-    if event in moments:
-        recipient = {
-            "warned": "town_handler",
-            "overdue": "town_head",
-            "supervised": "town_head",
-            "listed": "convenor",
-        }[event]
-        return [
-            (
-                "散乱污",
-                _context(_case(s, event), _event(event, moments[event], "system"), recipient),
-            )
-        ]
-    return []
-
-
-def _item_decisions(event: str) -> list[tuple[str, dict[str, Any]]]:
-    """A well's 断水 declared 不适用 and ruled on; a licence reported and confirmed or sent back."""
-    s = _SITE_CASE
-    rectify = _case(s, state="rectifying", state_label="整顿规范·限期整改中", due_date="2026-10-25",
-                    due_at="2026-10-26 00:00", due_text="2026-10-25（30天）", category="无证无照")  # fmt: skip
-
-    def item(ev: dict[str, Any], key: str, label: str, decision: str, decider: str) -> dict[str, Any]:
-        return {**ev, "item": {"key": key, "label": label}, "decision": decision, "decider_name": decider}
-
-    if event == "item_decision_requested":
-        waive = item(_event(event, "2026-09-25 09:30", "water", reason="该场所使用自备井取水，未接入公共供水管网，无水可断。"),
-                     "cut_water", "断水", "waive", "市科经局")  # fmt: skip
-        report = item(_event(event, "2026-10-20 15:00", "town", fields={"notes": "已取得营业执照，见附件。"}),
-                      "business_license", "营业执照", "report", "市市场监管局")  # fmt: skip
-        ruling = _case(s, due_date="2026-09-28", due_at="2026-09-29 00:00", due_text="2026-09-28（审批不适用申请（断水））")
-        confirming = _case(rectify, due_date="2026-10-27", due_at="2026-10-28 00:00", due_text="2026-10-27（确认营业执照）")
-        return [
-            ("散乱污·不适用申请（联席办审批）", _context(ruling, waive, "office")),
-            ("散乱污·营业执照待确认（市市场监管局）", _context(confirming, report, "market_handler")),
-        ]
-    approve = item(_event(event, "2026-09-26 14:00", "office"), "cut_water", "断水", "approve_waiver", "市科经局")
-    reject = item(_event(event, "2026-10-22 10:00", "market", reason="营业执照经营范围与现场生产内容不符，请补充材料后重新上报。"),
-                  "business_license", "营业执照", "reject", "市市场监管局")  # fmt: skip
-    return [
-        ("散乱污·不适用申请已批准", _context(_case(s), approve, "water_handler")),
-        ("散乱污·营业执照退回重办", _context(rectify, reject, "town_handler")),
-    ]
-
-
 # --- the digest and the bulletin ---------------------------------------------------------------
 
 
 def _digest() -> list[tuple[str, dict[str, Any]]]:
-    warned = brief(_case(_ENTERPRISE_CASE, "warned"))
-    other = brief(_case(_ENTERPRISE_CASE, number="QY-2026-00015", title="高新技术企业认定申报辅导", due_date="2026-10-27",
+    warned = brief(_case(_base(ENTERPRISE), "warned"))
+    other = brief(_case(_base(ENTERPRISE), number="QY-2026-00015", title="高新技术企业认定申报辅导", due_date="2026-10-27",
                         due_at="2026-10-28 00:00", lead_unit_name="市供电公司"))  # fmt: skip
-    site = brief(_case(_SITE_CASE, "listed"))
+    site = brief(_case(_base(SITE), "listed"))
     digest = {
         "unit_name": "市供电公司",
         "date": "2026-10-19",
@@ -526,7 +171,7 @@ def _bulletin() -> list[tuple[str, dict[str, Any]]]:
         _row(6, "kongcheng", "孔城镇", 3, "100.0%", 0, 1, "0.0%", 1, 1, 12.0, 0, "—", 0, 1, 1, 1, 1),
     ]
     # fmt: on
-    overdue = [brief(_case(_SITE_CASE, "listed")), brief(_case(_ENTERPRISE_CASE, "listed"))]
+    overdue = [brief(_case(_base(SITE), "listed")), brief(_case(_base(ENTERPRISE), "listed"))]
     overdue[0].update(obligation="cut_power", obligation_label="断电", unit="power", unit_name="市供电公司")
     overdue[1].update(obligation="handle", obligation_label="办理并答复", unit="kongcheng", unit_name="孔城镇")
     towns = [
@@ -605,28 +250,52 @@ def _timely(unit: str, name: str, item: str, *figures: Any) -> dict[str, Any]:
     return {"unit": unit, "unit_name": name, "item": item, **dict(zip(keys, figures, strict=True))}
 
 
+
+
+# --- per-type samples -----------------------------------------------------------------------
+
+
+@cache
+def _stories() -> dict[str, dict[str, Any]]:
+    """Every ``<type>/samples.yaml`` shipped, by type, in the order of the type names."""
+    found = {}
+    for path in sorted(SAMPLE_DIR.glob("*/samples.yaml")):
+        data = load_file(path) or {}
+        if isinstance(data, dict) and isinstance(data.get("case"), dict):
+            found[path.parent.name] = data
+    return found
+
+
+SAMPLE_TYPES: tuple[str, ...] = tuple(_stories())
+"""Types with shipped samples; the first two are the enterprise problem and the site, whose
+cases the digest and the bulletin samples list."""
+ENTERPRISE, SITE = (SAMPLE_TYPES + ("", ""))[:2]
+
+
+def _base(case_type: str) -> dict[str, Any]:
+    return copy.deepcopy(_stories()[case_type]["case"])
+
+
+def _story_samples(case_type: str, event: str) -> list[tuple[str, dict[str, Any]]]:
+    story = _stories().get(case_type) or {}
+    result = []
+    for raw in (story.get("events") or {}).get(event) or []:
+        case = {**_base(case_type), **copy.deepcopy(raw.get("case") or {})}
+        given = copy.deepcopy(raw.get("event") or {})
+        fields = dict(given.get("fields") or {})
+        label = EVENTS[event].label if event in EVENTS else event
+        ev = {"name": event, "label": label, **given, "fields": fields,
+              "values": {**fields, **(given.get("values") or {})}, "period": given.get("period") or {}}  # fmt: skip
+        context = {"case": case, "event": ev, "recipient": dict(raw.get("recipient") or {}), "office": dict(OFFICE),
+                   "items": copy.deepcopy(raw.get("items") or [])}  # fmt: skip
+        result.append((str(raw.get("label") or case_type), context))
+    return result
+
+
 CASE_TYPES: dict[str, tuple[str, ...]] = {
-    "assigned": (ENTERPRISE, SITE),
-    "returned": (ENTERPRISE,),
-    "extension_decided": (ENTERPRISE,),
-    "answered": (ENTERPRISE,),
-    "sent_back": (ENTERPRISE,),
-    "follow_up_due": (ENTERPRISE,),
-    "closed": (ENTERPRISE, SITE),
-    "warned": (ENTERPRISE, SITE),
-    "overdue": (ENTERPRISE, SITE),
-    "supervised": (ENTERPRISE, SITE),
-    "listed": (ENTERPRISE, SITE),
-    "raised": (ENTERPRISE,),
-    "item_request": (SITE,),
-    "item_decision_requested": (SITE,),
-    "item_decided": (SITE,),
-    "acceptance": (SITE,),
-    "revisit_due": (SITE,),
-    "digest": (),
-    "bulletin": (),
+    name: tuple(t for t in SAMPLE_TYPES if (_stories()[t].get("events") or {}).get(name)) for name in EVENTS
 }
-"""Which workflows raise each per-case event (``digest`` and ``bulletin`` are about many)."""
+"""Which sample types raise each per-case event (``digest`` and ``bulletin`` are about many)."""
 
 
 def sample_contexts(event: str) -> list[tuple[str, dict[str, Any]]]:
@@ -639,13 +308,57 @@ def sample_contexts(event: str) -> list[tuple[str, dict[str, Any]]]:
         return _bulletin()
     result = []
     for case_type in CASE_TYPES[event]:
-        result.extend(_enterprise(event) if case_type == ENTERPRISE else _site(event))
+        result.extend(_story_samples(case_type, event))
     return result
 
 
 def sample_context(event: str, case_type: str | None = None) -> dict[str, Any]:
-    """The main sample of ``event``; ``case_type`` picks the enterprise or the site case."""
+    """The main sample of ``event``; ``case_type`` picks the samples of that type."""
     for _label, context in sample_contexts(event):
         if case_type is None or context.get("case", {}).get("type") == case_type:
             return context
     raise KeyError(f"no {case_type} sample for event {event!r}")
+
+
+def type_samples(event: str, case_type: str) -> list[tuple[str, dict[str, Any]]]:
+    """The shipped samples of ``event`` for cases of ``case_type`` (a per-type template is
+    checked with these); empty when the type ships none."""
+    return _story_samples(case_type, event)
+
+
+def spec_samples(spec: WorkflowSpec, event: EventSpec) -> list[tuple[str, dict[str, Any]]]:
+    """A sample of ``event`` for a case of ``spec`` built from the definition alone: every field
+    filled with a placeholder (a choice with its first label), every state's label in turn not
+    needed — the initial state. Used to check a type's own templates (``check_definition``)."""
+    from notifications.plan import plan_of
+
+    plan = plan_of(spec)
+    fields: dict[str, str] = {}
+    for name, f in spec.fields.items():
+        if f.choices:
+            fields[name] = str(f.choice_labels.get(f.choices[0], f.choices[0]))
+        elif f.type in ("integer", "decimal"):
+            fields[name] = "100"
+        elif f.type == "date":
+            fields[name] = "2026-10-19"
+        else:
+            fields[name] = f"示例{f.label}"
+    title_field = getattr(spec, "title_field", None) or ("title" if "title" in spec.fields else plan.subject.field)
+    number = f"{spec.number_prefix}-2026-00001"
+    case = {
+        "number": number, "type": spec.type, "type_label": spec.name,
+        "title": fields.get(title_field or "", f"示例{spec.name}"), "title_label": spec.fields[title_field].label if title_field else "",
+        "subject_label": plan.subject.label, "subject_name": fields.get(plan.subject.field or "", ""),
+        "subject_kind": plan.subject.kind, "summary": "", "state": spec.initial,
+        "state_label": spec.states[spec.initial].label, "category": "", "enterprise_name": "", "uscc": "",
+        "site_name": "", "operator": "", "address": "", "village": "", "town": "", "town_name": "", "lead_unit": "",
+        "lead_unit_name": "", "co_unit_names": [], "instructions": "", "due_date": "2026-10-19",
+        "due_at": "2026-10-20 00:00", "due_text": "2026-10-19（5个工作日）", "supervision": "normal",
+        "supervision_label": "正常", "supervision_colour": "", "link": f"http://127.0.0.1:8000/cases/{number}",
+        "fields": fields,
+    }  # fmt: skip
+    ev = {"name": event.name, "label": event.label, "at": "2026-10-12 10:00", "actor": "office_dispatcher",
+          "actor_name": "联席办调度员", "actor_unit_name": "市科经局", "comment": "", "reason": "", "fields": {},
+          "values": {}, "period": {}}  # fmt: skip
+    recipient = {"username": "office_dispatcher", "display_name": "联席办调度员", "department_name": "市科经局"}
+    return [(spec.name, {"case": case, "event": ev, "recipient": recipient, "office": dict(OFFICE), "items": []})]
