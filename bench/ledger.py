@@ -31,7 +31,7 @@ from openpyxl import Workbook, load_workbook  # noqa: E402
 
 from caseflow.app import build  # noqa: E402
 from cases import audit  # noqa: E402
-from cases.ledger import LedgerService  # noqa: E402
+from ledger import LedgerService  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from workflow.clock import FixedClock, parse_instant  # noqa: E402
 from workflow.org import Actor  # noqa: E402

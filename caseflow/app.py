@@ -38,7 +38,7 @@ from workflow.spec import WorkflowSpec
 if TYPE_CHECKING:
     from cases.bulletin_store import BulletinRequirements
     from cases.housekeeping import Housekeeper
-    from cases.ledger import LedgerService
+    from ledger import LedgerService
 
 
 @dataclass
@@ -65,7 +65,7 @@ class App:
     @cached_property
     def ledger(self) -> "LedgerService":
         """Ledger import and export, built on first use (it brings openpyxl in)."""
-        from cases.ledger import LedgerService
+        from ledger import LedgerService
 
         return LedgerService(self.db, self.definitions, self.clock, self.evidence, self.calendar.calendar)
 

@@ -4,7 +4,7 @@ A unit named lead unit (主办) or co-unit (协办) must have at least one activ
 ``handler``; otherwise the case would sit with nobody able to accept it. ``unstaffed`` reads, in
 one query, which of the given units have none; ``require_staffed`` refuses with ``GuardFailed``
 (guard ``unit_staffed``) naming them and saying how to fix it. Which units a decision newly names
-is the caller's business (``cases.service``, ``cases.ledger_replay``); this module only reads
+is the caller's business (``cases.service``, ``ledger.replay``); this module only reads
 users, in the caller's transaction.
 """
 

@@ -1,7 +1,7 @@
 """Uploaded ledger workbooks, for the API and the pages alike: the file's own name without any
 directory (it is recorded with the import) and a streamed copy to disk that refuses what is not
 an ``.xlsx`` workbook, is empty or is too large — before anything is read or stored. What the
-workbook holds is ``cases.ledger``'s to judge."""
+workbook holds is ``ledger``'s to judge."""
 
 import os
 import re

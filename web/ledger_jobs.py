@@ -7,8 +7,8 @@ A ``LedgerJob`` belongs to the user who started it and holds its files in its ow
 under ``data_dir/ledger-jobs`` (the uploaded workbook, the annotated copy, the exported ledger).
 Cancelling sets a flag that the progress callback turns into ``JobCancelled`` at the next batch:
 an import then rolls its one transaction back, an export removes its temporary file (both are
-``cases.ledger``'s guarantees). Jobs live in memory — one server process — and finished ones are
-forgotten, with their files, after ``KEEP``. The work itself is ``cases.ledger.LedgerService``'s.
+``ledger``'s guarantees). Jobs live in memory — one server process — and finished ones are
+forgotten, with their files, after ``KEEP``. The work itself is ``ledger.LedgerService``'s.
 """
 
 import copy

@@ -1,5 +1,5 @@
 """``caseflow import ledger`` and ``caseflow export template|ledger|history``: ledgers (台账) in and
-out of Excel. The work is ``cases.ledger.LedgerService``'s; here are the options, the progress
+out of Excel. The work is ``ledger.LedgerService``'s; here are the options, the progress
 bar (stderr, on a terminal), the table of problems and the exit status: 0 stored or exported;
 2 refused (problems found and nothing stored, bad option, not found) with a one-line reason on
 stderr; Ctrl-C leaves the database and the target file as they were.
@@ -17,7 +17,7 @@ from rich.table import Table
 
 from caseflow.app import App
 from caseflow.cli.common import as_option, console, err_console, json_option, open_app, print_json
-from cases.ledger import ImportReport, LedgerRejected
+from ledger import ImportReport, LedgerRejected
 from workflow.errors import CaseflowError, InvalidInput
 
 PHASES = {"read": "读取并校验", "write": "写入数据库", "export": "导出"}

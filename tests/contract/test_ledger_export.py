@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from caseflow.app import App
 from cases import audit
-from cases.ledger import LedgerService
+from ledger import LedgerService
 from workflow.clock import SHANGHAI, FixedClock
 
 USCC = ("914403001922038216", "91340600MA2PBM9HXD")

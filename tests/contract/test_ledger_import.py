@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from caseflow.app import App
 from cases import audit
-from cases.ledger import LedgerService
+from ledger import LedgerService
 from cases.models import Case, CaseEvent, EvidenceFile
 from workflow.clock import SHANGHAI, FixedClock
 from workflow.errors import PermissionDenied
@@ -455,7 +455,7 @@ def test_a_file_without_a_ledger_is_refused(app: App, actors: Actors, tmp_path: 
 def test_large_sheets_read_in_a_second_process_give_the_same_result(
     app: App, actors: Actors, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cases.ledger_import as ledger_import
+    import ledger.importer as ledger_import
 
     path = excel_shaped_workbook(tmp_path / "台账.xlsx")
     inline = service(app).import_ledger(path, SITE, actors.dispatcher, dry_run=True)
@@ -685,7 +685,7 @@ def test_annotated_copy_marks_every_problem(app: App, actors: Actors, tmp_path: 
 def test_the_streamed_annotated_copy_of_a_large_ledger(
     app: App, actors: Actors, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cases.ledger_annotate as ledger_annotate
+    import ledger.annotate as ledger_annotate
 
     monkeypatch.setattr(ledger_annotate, "FULL_ANNOTATE_ROWS", 0)
     rows = [

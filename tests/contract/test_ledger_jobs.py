@@ -19,7 +19,7 @@ from web.ledger_jobs import KEEP, MAX_RUNNING, JobsBusy, LedgerJob, LedgerJobs
 from web.ui.routes import make_templates
 from workflow.errors import NotFound
 
-ROWS = 600  # more than one write chunk (cases.ledger_import.CHUNK)
+ROWS = 600  # more than one write chunk (ledger.importer.CHUNK)
 HEADERS = ["序号", "问题标题", "问题描述", "问题类别", "企业名称", "统一社会信用代码", "所属镇街"]
 
 

@@ -1,5 +1,5 @@
 """The ledger (台账) over the API: import a workbook (``dry_run`` to see what would happen),
-export the ledger, download the import template. The work is ``cases.ledger.LedgerService``'s;
+export the ledger, download the import template. The work is ``ledger.LedgerService``'s;
 an import answers with its report — every problem with row, column and reason — and 422 when
 problems kept it from storing anything. A unit's user exports what their unit may see. Large
 workbooks go through jobs instead (``Prefer: respond-async``, ``web.api.ledger_job_routes``)."""
@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from caseflow.app import App
 from cases.evidence import file_sha256
-from cases.ledger import LedgerRejected
+from ledger import LedgerRejected
 from cases.service import ALL_SEEING
 from web.api.deps import ActorDep, AppDep, Idempotency, IdempotencyKeyHeader
 from web.api.ledger_job_routes import PreferHeader, accepted, start_export, start_import, wants_async

@@ -4,8 +4,8 @@
 interrupted export leaves nothing behind; ``streamed_workbook`` is a write-only workbook whose
 half-written sheets are removed when the block fails; ``styled_cell`` and ``write_header`` make
 the cells and the frozen header row of a write-only sheet; ``wall_time`` shows an instant as
-Asia/Shanghai wall time. What goes into the sheets is ``cases.ledger_export``'s and
-``cases.ledger_annotate``'s.
+Asia/Shanghai wall time. What goes into the sheets is ``ledger.export``'s and
+``ledger.annotate``'s.
 """
 
 import os

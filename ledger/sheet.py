@@ -4,8 +4,7 @@
 (title rows above it, two-row headers, merged cells — read from the sheet XML, which read-only
 openpyxl skips — filled in as a clerk sees them) and yields the data rows; for large sheets it
 does all of that in a child process so that parsing overlaps with validation. What a header or a
-cell means is ``cases.ledger_columns``'s; what an import does with the rows is
-``cases.ledger_import``'s.
+cell means is ``ledger.cells``'s; what an import does with the rows is ``ledger.importer``'s.
 """
 
 import multiprocessing
@@ -22,7 +21,8 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from cases.ledger_columns import Column, HeaderIndex, blank, columns, fold
+from ledger.cells import HeaderIndex, blank, fold
+from ledger.model import Column
 
 _SPACE = re.compile(r"\s+")
 
@@ -245,9 +245,9 @@ class LedgerSheet:
     """The sheet of a workbook that holds a ledger of one type: its layout (``None`` when no
     header was found) and its data rows. Use as a context manager; ``rows()`` once."""
 
-    def __init__(self, path: Path, case_type: str, preferred: str, *, background: bool = False) -> None:
+    def __init__(self, path: Path, columns: tuple[Column, ...], preferred: str, *, background: bool = False) -> None:
         self.path = path
-        self.case_type = case_type
+        self.columns = columns
         self.preferred = preferred
         self.layout: Layout | None = None
         self.size_hint: int | None = None
@@ -262,7 +262,7 @@ class LedgerSheet:
             self._start_child()
         else:
             self._workbook = open_workbook(self.path)
-            chosen = choose_sheet(self._workbook, self.path, HeaderIndex(columns(self.case_type)), self.preferred)
+            chosen = choose_sheet(self._workbook, self.path, HeaderIndex(self.columns), self.preferred)
             if chosen is not None:
                 self._sheet, self.layout = chosen
                 self.size_hint = self._sheet.size_hint
@@ -301,7 +301,7 @@ class LedgerSheet:
         alone = threading.active_count() == 1
         context = multiprocessing.get_context("fork" if "fork" in methods and alone else "spawn")
         self._queue = context.Queue(maxsize=8)
-        args = (str(self.path), self.case_type, self.preferred, self._queue)
+        args = (str(self.path), self.columns, self.preferred, self._queue)
         self._child = context.Process(target=_produce, args=args, daemon=True)
         self._child.start()
         first = self._receive()
@@ -321,11 +321,11 @@ class LedgerSheet:
             return message
 
 
-def _produce(path: str, case_type: str, preferred: str, queue: Any) -> None:
+def _produce(path: str, columns: tuple[Column, ...], preferred: str, queue: Any) -> None:
     """The child process: find the sheet and its header, send (layout, size hint), then batches
     of rows, then ``None``. Errors are sent as text."""
     try:
-        with LedgerSheet(Path(path), case_type, preferred) as sheet:
+        with LedgerSheet(Path(path), columns, preferred) as sheet:
             if sheet.layout is None:
                 queue.put(None)
                 return

@@ -1,65 +1,56 @@
-"""One ledger (台账) row planned: its cells read and its history replayed through the rulebook.
+"""One ledger (台账) row's history replayed through the rulebook.
 
-``RowPlanner`` holds what one import knows (the sheet's columns, the vocabulary, the numbers and
-open cases already taken) and turns each row into a ``Planned`` case (its columns, checklist items
-and events) or into the ``Problem``s that stop it. ``_Replay`` registers the case, then the
-triggers of the shortest path from the initial state to the row's current state are decided by
-the definition's own ``Rulebook`` at the historical instants the row gives, with
-``cases.supervision`` computing the deadlines, exactly as ``CaseService`` would have done at the
-time. Items done before the import (断电 on a date …) are completed by the rulebook too; where a
-checklist requires evidence, the evidence is the source ledger itself (its SHA-256). Every event
-carries ``"imported": true``; the first one has the trigger ``import`` with the source file's
-SHA-256, sheet and row.
+``Replay`` registers the case, then the steps of the shortest path from the initial state to the
+row's current state (``ledger.catalog``; a flag column's value excludes the steps of its other
+values) are decided by the definition's own ``Rulebook`` at the historical instants the row
+gives, with ``cases.supervision`` computing the deadlines, exactly as ``CaseService`` would have
+done at the time. Items done before the import (断电 on a date …) are completed by the rulebook
+too; where a checklist requires evidence, the evidence is the source ledger itself (its SHA-256).
+Every event carries ``"imported": true``; the first one has the trigger ``import`` with the
+source file's SHA-256, sheet and row.
 
-Nothing here reads a file or touches the database: reading the sheet, loading what is taken and
-writing the cases is ``cases.ledger_import``'s.
+Nothing here names a step or a state: what a replay needs beyond the graph (the steps a ledger
+does not list, which column a refusing guard points at) is in the ledger definition. Reading the
+row's cells is ``ledger.planner``'s; writing the cases is ``ledger.importer``'s.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cases import staffing, supervision
-from cases.ledger_columns import (
-    LOST_DIGITS,
-    RECTIFICATION,
-    CellError,
-    Column,
-    Vocabulary,
-    as_text,
-    blank,
-    columns,
-    fold,
-    loose,
-    lossy,
-    read_code,
-    read_date,
-)
-from cases.ledger_report import ImportReport, Problem
-from cases.ledger_sheet import Layout
-from cases.views import CLOSED_STATES, is_open
+from ledger.catalog import Catalog
+from ledger.cells import as_text, blank
+from ledger.definition import LedgerDefinition
+from ledger.model import Column
+from ledger.report import ImportReport, Problem
+from ledger.sheet import Layout
+from ledger.vocabulary import Vocabulary
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.case import CaseDraft
 from workflow.clock import SHANGHAI
 from workflow.durations import Duration
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, TransitionNotAllowed
-from workflow.fields import check_inputs, normalise
 from workflow.org import SYSTEM_ROLE, Actor
 from workflow.rulebook import Rulebook
 from workflow.spec import ActorRule, WorkflowSpec
-from workflow.uscc import check_uscc
-
-if TYPE_CHECKING:
-    from cases.ledger_import import LedgerImport
 
 DAY_START = time(9, 0)
 """The time of day of an event given by a date only (office hours start)."""
-GUARD_COLUMNS = {
-    "co_units_exclude_lead": "co_units", "lead_unit_changes": "lead_unit", "before_due": "date:request_extension",
-    "extension_limits": "extension_days", "other_item_described": "other_item",
-    "rectify_deadline_within_limit": "deadline", "all_co_units_fed_back": "co_units",
-}  # fmt: skip
+ITEMS_HINT = "；请填写各事项的完成日期"
+
+
+def is_open(state: str, spec: WorkflowSpec) -> bool:
+    return not spec.states[state].is_closed
+
+
+def title_of(spec: WorkflowSpec, inputs: dict[str, Any]) -> str:
+    """The case's title: the definition's title field when it names one, else the first text
+    field registration requires (as ``CaseService`` titles a case)."""
+    name = getattr(spec, "title_field", None)
+    if name not in spec.fields:
+        name = next((f for f in spec.create.required if spec.fields[f].type == "text"), None)
+    return str(inputs.get(name) or "") if name else ""
 
 
 @dataclass
@@ -75,7 +66,7 @@ class Planned:
     executors: dict[str, str | None]
     events: list[tuple[Any, ...]]
     """(at, actor, trigger, from_state, to_state, comment, payload)."""
-    key: tuple[str, str] | None
+    key: tuple[str, ...] | None
     """Duplicate key when the case is open."""
 
 
@@ -95,11 +86,63 @@ class MemoCalendar(WorkingCalendar):
         return found
 
 
-class _RowFault(Exception):
+class RowFault(Exception):
     def __init__(self, key: str | None, reason: str) -> None:
         super().__init__(reason)
         self.key = key
         self.reason = reason
+
+
+@dataclass
+class ImportContext:
+    """What one import knows: the type's ledger, the sheet's columns, who imports, when."""
+
+    definition: LedgerDefinition
+    catalog: Catalog
+    rulebook: Rulebook
+    importer: Actor
+    layout: Layout
+    report: ImportReport
+    calendar: WorkingCalendar
+    now: datetime
+    open_keys: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Duplicate key → number of the open case in the database."""
+    taken: set[str] = field(default_factory=set)
+    """Numbers already used in the database."""
+    unstaffed: set[str] = field(default_factory=set)
+    """Units without an active handler (loaded by the import): an open case may not name them."""
+
+    def __post_init__(self) -> None:
+        self.spec = self.definition.spec
+        self.org = self.rulebook.org
+        self.vocab = Vocabulary(self.definition, self.org)
+        self.cols: dict[str, Column] = {c.key: c for c in self.definition.columns}
+        self.found = self.layout.found
+        self.inputs_of: dict[str, list[Column]] = {}
+        self.date_of: dict[str, str] = {}
+        for col in self.cols.values():
+            for trigger in col.triggers:
+                if col.role == "input":
+                    self.inputs_of.setdefault(trigger, []).append(col)
+                elif col.role == "date":
+                    self.date_of.setdefault(trigger, col.key)
+        self.item_column: dict[str, str] = {}
+        """Item → the column that dates it (its own, or the column of its whole checklist)."""
+        for checklist in self.spec.checklists.values():
+            whole = next((c.key for c in self.cols.values() if c.checklist == checklist.name), None)
+            for key in checklist.items:
+                own = f"item:{key}"
+                column = own if own in self.cols and self.cols[own].role == "item" else whole
+                if column is not None:
+                    self.item_column[key] = column
+
+    def problem(self, row: int, key: str | None, reason: str, value: Any = None) -> Problem:
+        key = key or "state"
+        found = self.found.get(key)
+        shown = None if blank(value) else as_text(value)[:200]
+        if found is not None:
+            return Problem(row, found.letter, found.header, reason, shown)
+        return Problem(row, None, f"{self.cols[key].header}（表中无此列）", reason, shown)
 
 
 _EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
@@ -113,193 +156,10 @@ def _local_day(at: datetime) -> date:
     return at.astimezone(SHANGHAI).date()
 
 
-class RowPlanner:
-    """The state of one import: the sheet's columns, the vocabulary, what the rows hold; ``plan``
-    turns one row into a ``Planned`` case or its problems."""
-
-    def __init__(self, service: "LedgerImport", spec: WorkflowSpec, rulebook: Rulebook, importer: Actor,
-                 layout: Layout, report: ImportReport, calendar: WorkingCalendar) -> None:  # fmt: skip
-        self.service = service
-        self.spec = spec
-        self.rulebook = rulebook
-        self.importer = importer
-        self.layout = layout
-        self.report = report
-        self.calendar = calendar
-        self.org = rulebook.org
-        self.vocab = Vocabulary(spec, self.org)
-        self.now = service.clock.now()
-        self.cols = {c.key: c for c in columns(spec.type)}
-        self.found = layout.found
-        self.missing_fields = {k for k in spec.create.required if k in self.cols and k not in self.found}
-        self.number_pattern = f"{spec.number_prefix}-"
-        self.seen: dict[tuple[str, str], int] = {}
-        self.numbers: dict[str, int] = {}
-        self.open_keys: dict[tuple[str, str], str] = {}
-        """Duplicate key → number of the open case in the database."""
-        self.taken: set[str] = set()
-        self.unstaffed: set[str] = set()
-        """Units without an active handler (loaded by the import): an open case may not name them."""
-        self.readers = [
-            (k, f.index, self.reader(f.column)) for k, f in self.found.items() if f.column.role not in ("seq", "export")
-        ]
-        self.inputs_of: dict[str, list[Column]] = {}
-        self.date_of: dict[str, str] = {}
-        for col in self.cols.values():
-            for trigger in col.triggers:
-                if col.role == "input":
-                    self.inputs_of.setdefault(trigger, []).append(col)
-                elif col.role == "date":
-                    self.date_of.setdefault(trigger, col.key)
-
-    # --- cells ---------------------------------------------------------------------------------
-
-    def problem(self, row: int, key: str | None, reason: str, value: Any = None) -> Problem:
-        key = key or "state"
-        found = self.found.get(key)
-        shown = None if blank(value) else as_text(value)[:200]
-        if found is not None:
-            return Problem(row, found.letter, found.header, reason, shown)
-        return Problem(row, None, f"{self.cols[key].header}（表中无此列）", reason, shown)
-
-    def reader(self, col: Column) -> Callable[[Any], Any]:
-        """How a cell of this column is read (``CellError`` when it cannot be)."""
-        kind, key, vocab = col.kind, col.field or col.key, self.vocab
-        if kind == "code" and key in self.spec.fields and self.spec.fields[key].type == "uscc":
-            return _read_uscc
-        if kind == "code":
-            return read_code
-        if kind == "date":
-            return read_date
-        if kind == "enum" and col.role != "state":
-            return lambda raw: vocab.choice(key, raw)
-        if kind == "enum_list":
-            return lambda raw: vocab.choice_list(key, raw)
-        if kind == "dept":
-            spec_field = self.spec.fields.get(key)
-            kinds = spec_field.kinds if spec_field else ()
-            return lambda raw: vocab.department(raw, kinds)
-        if kind == "dept_list":
-            return vocab.department_list
-        if kind == "integer":
-            return _integer
-        if kind == "decimal":
-            return lambda raw: fold(as_text(raw))
-        return lambda raw: raw if col.role == "state" else as_text(raw)
-
-    # --- one row -------------------------------------------------------------------------------
-
-    def plan(self, row: int, values: list[Any]) -> tuple[Planned | None, list[Problem]]:
-        problems: list[Problem] = []
-        parsed: dict[str, Any] = {}
-        raw_of: dict[str, Any] = {}
-        width = len(values)
-        for key, index, read in self.readers:
-            raw = values[index] if index < width else None
-            if raw is None or (raw.__class__ is str and not raw.strip()):
-                continue
-            raw_of[key] = raw
-            try:
-                parsed[key] = read(raw)
-            except CellError as exc:
-                problems.append(self.problem(row, key, str(exc), raw))
-        cell_errors = bool(problems)
-        inputs, registration_ok = self._registration(row, parsed, raw_of, problems, set(raw_of) - set(parsed))
-        replay = _Replay(self, row, parsed, raw_of)
-        # after a bad cell, later faults are often its consequences: report only new columns
-        replay.quiet = cell_errors or not registration_ok
-        try:
-            replay.run(inputs)
-        except _RowFault as fault:
-            found = self.problem(row, fault.key, fault.reason, raw_of.get(fault.key or "state"))
-            consequence = fault.key in (None, "state") or found.header in {p.header for p in problems}
-            if not (replay.quiet and consequence):
-                problems.append(found)
-            replay.quiet = True  # what the walk did not reach is no contradiction of its own
-        problems += replay.leftovers() + replay.unstaffed()
-        key = self._duplicate(row, inputs, replay, problems)
-        number = self._number(row, parsed, raw_of, problems)
-        if problems:
-            return None, _unique(problems)
-        year = replay.created_at.astimezone(SHANGHAI).year
-        if number is not None:
-            year = int(number.split("-")[1])
-        return replay.planned(number, year, key), []
-
-    def _registration(self, row: int, parsed: dict[str, Any], raw_of: dict[str, Any], problems: list[Problem],
-                      unreadable: set[str]) -> tuple[dict[str, Any], bool]:  # fmt: skip
-        create = self.spec.create
-        given = {c.key: parsed[c.key] for c in self.cols.values() if c.role == "field" and c.key in parsed}
-        try:
-            return check_inputs(self.spec.fields, given, create.required, create.optional, self.org, what="登记"), True
-        except InvalidInput as exc:
-            for name, reason in exc.errors.items():
-                if name not in self.missing_fields and name not in unreadable:
-                    problems.append(self.problem(row, name, reason, raw_of.get(name)))
-        partial: dict[str, Any] = {}
-        for name, value in given.items():
-            try:
-                partial[name] = normalise(self.spec.fields[name], value, self.org)
-            except InvalidInput:
-                continue
-        return partial, False
-
-    def _duplicate(
-        self, row: int, inputs: dict[str, Any], replay: "_Replay", problems: list[Problem]
-    ) -> tuple[str, str] | None:
-        if self.spec.type == "enterprise_issue":
-            first, second, column = inputs.get("uscc"), inputs.get("title"), "title"
-            what = "同一企业（统一社会信用代码相同）的同一问题"
-        else:
-            first, second, column = inputs.get("site_name"), inputs.get("address"), "site_name"
-            what = "同名同址的散乱污场所"
-        if not first or not second or not is_open(replay.state, self.rulebook):
-            return None
-        key = (loose(str(first)), loose(str(second)))
-        earlier = self.seen.get(key)
-        if earlier is not None:
-            problems.append(self.problem(row, column, f"与第{earlier}行重复：{what}在表中出现两次", second))
-        else:
-            self.seen[key] = row
-        existing = self.open_keys.get(key)
-        if existing is not None:
-            problems.append(self.problem(row, column, f"重复：{what}已有未办结案件 {existing}", second))
-        return key
-
-    def _number(self, row: int, parsed: dict[str, Any], raw_of: dict[str, Any], problems: list[Problem]) -> str | None:
-        text = fold(as_text(parsed["number"])).upper() if "number" in parsed else ""
-        parts = text.split("-")
-        ours = len(parts) == 3 and parts[0] == self.spec.number_prefix and len(parts[1]) == 4 and parts[1].isdigit()
-        if not (ours and len(parts[2]) >= 5 and parts[2].isdigit()):
-            return None
-        earlier = self.numbers.get(text)
-        if earlier is not None:
-            problems.append(self.problem(row, "number", f"编号与第{earlier}行重复", raw_of.get("number")))
-        self.numbers.setdefault(text, row)
-        if text in self.taken:
-            problems.append(
-                self.problem(
-                    row, "number", f"编号 {text} 已被系统中的案件使用（该案件可能已导入过）", raw_of.get("number")
-                )
-            )
-        return text
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[Any, ...]] = set()
-    result = []
-    for p in problems:
-        key = (p.row, p.column, p.header, p.reason)
-        if key not in seen:
-            seen.add(key)
-            result.append(p)
-    return result
-
-
-class _Replay:
+class Replay:
     """One row replayed through the rulebook: registration, then the path to its state."""
 
-    def __init__(self, ctx: RowPlanner, row: int, parsed: dict[str, Any], raw_of: dict[str, Any]) -> None:
+    def __init__(self, ctx: ImportContext, row: int, parsed: dict[str, Any], raw_of: dict[str, Any]) -> None:
         self.ctx = ctx
         self.row = row
         self.parsed = parsed
@@ -320,12 +180,12 @@ class _Replay:
     def run(self, inputs: dict[str, Any]) -> None:
         ctx = self.ctx
         target = self.target = self._target()
-        category = self._category(target)
-        path = ctx.service.path(ctx.spec, target, category)
+        chosen = {col.key: self._flag(col, target) for col in ctx.definition.flags}
+        path = ctx.catalog.path(ctx.spec, target, ctx.definition.excluded(chosen))
         if path is None:
-            raise _RowFault("state", f"无法从初始状态到达“{ctx.spec.states[target].label}”")
+            raise RowFault("state", f"无法从初始状态到达“{ctx.spec.states[target].label}”")
         if path and not ctx.importer.has("dispatcher"):
-            raise _RowFault("state", "导入已在办理中的案件（当前状态不是初始状态）须由联席办调度员操作")
+            raise RowFault("state", "导入已在办理中的案件（当前状态不是初始状态）须由联席办调度员操作")
         self._register(inputs)
         for trigger in path:
             self._items_of_state()
@@ -339,37 +199,36 @@ class _Replay:
         found = self.ctx.vocab.state(self.parsed["state"])
         if found is None:
             allowed = "、".join(s.label for s in self.ctx.spec.states.values())
-            raise _RowFault("state", f"未知状态“{as_text(self.parsed['state'])}”；可选：{allowed}")
+            raise RowFault("state", f"未知状态“{as_text(self.parsed['state'])}”；可选：{allowed}")
         return found
 
-    def _category(self, target: str) -> str | None:
-        """取缔关闭 (ban) or 整顿规范 (rectify) for a site: implied by clearing and rectifying,
-        given (or inferred from the dated items) for the states after them."""
-        if self.ctx.spec.type != "scattered_polluting":
-            return None
-        given = self.parsed.get("category")
-        if given is not None and given not in ("ban", "rectify"):
-            raise _RowFault("category", f"整治类别“{as_text(self.raw_of['category'])}”无效；可选：取缔关闭、整顿规范")
-        implied = {"clearing": "ban", "rectifying": "rectify"}.get(target)
+    def _flag(self, col: Column, target: str) -> str | None:
+        """The value of a flag column (整治类别) for the row: implied by the states its steps lead
+        to, given (or inferred from the columns filled) for the states after them."""
+        graph = self.ctx.catalog.flag_states(self.ctx.spec, col)
+        labels = [v.label for v in col.values]
+        given = self.parsed.get(col.key)
+        if given is not None and given not in {v.value for v in col.values}:
+            raise RowFault(col.key, f"{col.header}“{as_text(self.raw_of[col.key])}”无效；可选：{'、'.join(labels)}")
+        implied = graph.implied.get(target)
         if implied is not None:
             if given is not None and given != implied:
                 label = self.ctx.spec.states[target].label
-                raise _RowFault(
-                    "category", f"状态为“{label}”时整治类别应为“{'取缔关闭' if implied == 'ban' else '整顿规范'}”"
-                )
+                wanted = next(v.label for v in col.values if v.value == implied)
+                raise RowFault(col.key, f"状态为“{label}”时{col.header}应为“{wanted}”")
             if given is not None:
-                self.used.add("category")
+                self.used.add(col.key)
             return implied
-        if target not in ("acceptance", "closed", "revisit_due", "archived"):
-            return None  # a category given here is reported as not used by this state
-        self.used.add("category")
+        if target not in graph.after:
+            return None  # a value given here is reported as not used by this state
+        self.used.add(col.key)
         if given is not None:
             return str(given)
-        if any(k in self.parsed for k in ("items", "deadline", "item:rectification")):
-            return "rectify"
-        if any(k in self.parsed for k in ("item:cut_water", "item:cut_power", "item:clear_materials")):
-            return "ban"
-        raise _RowFault("category", "验收及以后的状态须填写整治类别（取缔关闭或整顿规范）")
+        for value in reversed(col.values):  # when several are implied, the later value listed wins
+            if any(k in self.parsed for k in graph.known_by[value.value]):
+                return value.value
+        reason = col.when_missing or f"“{self.ctx.spec.states[target].label}”状态须填写{col.header}（{'或'.join(labels)}）"
+        raise RowFault(col.key, reason)
 
     def _instant(self, key: str | None) -> datetime:
         """The instant of an event whose day is in column ``key`` (default: the previous one)."""
@@ -379,10 +238,10 @@ class _Replay:
         day, clock = self.parsed[key]
         now = self.ctx.now
         if day > _local_day(now):
-            raise _RowFault(key, f"日期 {day} 晚于今天（{_local_day(now)}）")
+            raise RowFault(key, f"日期 {day} 晚于今天（{_local_day(now)}）")
         if day < _local_day(self.last_at):
             before = self.ctx.cols[self.last_key].header if self.last_key in self.ctx.cols else "登记日期"
-            raise _RowFault(key, f"日期 {day} 早于{before}（{_local_day(self.last_at)}），办理日期须按先后顺序")
+            raise RowFault(key, f"日期 {day} 早于{before}（{_local_day(self.last_at)}），办理日期须按先后顺序")
         at = min(max(_utc(day, clock), self.last_at), now)
         self.last_key, self.last_at = key, at
         return at
@@ -402,13 +261,13 @@ class _Replay:
         draft = self.draft
         draft.fields = dict(inputs)
         if not ctx.rulebook.permitted(spec.create.actors, ctx.importer, draft):
-            raise _RowFault(
+            raise RowFault(
                 "town" if "town" in inputs else None,
                 f"无权登记该案件：登记{spec.name}只能由{ctx.rulebook.describe(spec.create.actors)}办理",
             )
         meta: dict[str, Any] = {
             "type": spec.type, "definition_version": spec.version, "state": draft.state, "version": 1,
-            "title": str(inputs.get("title") or inputs.get("site_name") or ""), "lead_unit": None,
+            "title": title_of(spec, inputs), "lead_unit": None,
             "town": inputs.get("town"), "uscc": inputs.get("uscc"), "fields": draft.fields, "counters": {},
             "co_units": {}, "flags": {}, "due_at": None, "due_date": None, "due_provisional": False,
             "ladder_level": "normal", "deadline_seq": 0, "next_check_at": None, "created_by": ctx.importer.username,
@@ -470,8 +329,8 @@ class _Replay:
         spec = ctx.spec
         branches = spec.branches(trigger, draft.state)
         if at is None:
-            if trigger in ("revisit",):
-                at = self._scheduled(trigger)
+            if branches and all(r.role == SYSTEM_ROLE for r in branches[0].actors):
+                at = self._scheduled(branches[0].dest)
             else:
                 at = self._instant(self._date_key(trigger))
         if given is None:
@@ -482,12 +341,13 @@ class _Replay:
             decision = ctx.rulebook.decide(draft, trigger, actor, given, at, evidence)
         except InvalidInput as exc:
             name, reason = next(iter(exc.errors.items()))
-            raise _RowFault(self._input_key(trigger, name), reason) from None
+            raise RowFault(self._input_key(trigger, name), reason) from None
         except GuardFailed as exc:
-            hint = "；请填写各事项的完成日期" if exc.guard in ("checklist_complete", "signoffs_complete") else ""
-            raise _RowFault(self._guard_key(exc.guard, trigger), exc.reason + hint) from None
+            key = self._guard_key(exc.guard, trigger)
+            hint = ITEMS_HINT if key in self.ctx.cols and self.ctx.cols[key].role in ("item", "items_all") else ""
+            raise RowFault(key, exc.reason + hint) from None
         except (PermissionDenied, TransitionNotAllowed) as exc:
-            raise _RowFault("state", exc.message) from None
+            raise RowFault("state", exc.message) from None
         payload: dict[str, Any] = {"fields": decision.inputs, "unit": actor.department}
         if draft.signals:
             payload["signals"] = list(draft.signals)
@@ -499,10 +359,12 @@ class _Replay:
             payload["evidence"] = evidence
         self._record(trigger, actor.username, decision.from_state, payload, at, clock.columns)
 
-    def _scheduled(self, trigger: str) -> datetime:
+    def _scheduled(self, dest: str | None) -> datetime:
+        """A step of the system happens when the case's deadline passes (回头看到期)."""
         due = self.meta.get("due_at")
         if due is None or due > self.ctx.now:
-            raise _RowFault("state", f"“{self.ctx.spec.states['revisit_due'].label}”尚未到期（到期时间 {due}）")
+            label = self.ctx.spec.states[dest].label if dest else self.ctx.spec.states[self.draft.state].label
+            raise RowFault("state", f"“{label}”尚未到期（到期时间 {due}）")
         self.last_at = max(self.last_at, due)
         return self.last_at
 
@@ -512,7 +374,7 @@ class _Replay:
         draft, meta, spec = self.draft, self.meta, self.ctx.spec
         payload["imported"] = True
         payload["row"] = self.row
-        closing = spec.states[draft.state].terminal or draft.state in CLOSED_STATES
+        closing = spec.states[draft.state].is_closed
         meta.update(
             state=draft.state, lead_unit=draft.fields.get("lead_unit"), fields=draft.fields, counters=draft.counters,
             co_units=draft.co_units, flags=draft.flags, closed_at=(meta["closed_at"] or at) if closing else None,
@@ -525,20 +387,42 @@ class _Replay:
         self.events.append((at, actor, trigger, from_state, draft.state, None, payload))
 
     def _before(self, trigger: str) -> None:
-        """What must have happened before ``trigger`` that a ledger does not list: co-units'
-        acceptance and feedback before the lead unit's answer."""
-        draft = self.draft
-        branches = self.ctx.spec.branches(trigger, draft.state)
-        if not branches or "all_co_units_fed_back" not in branches[0].guards:
+        """What must have happened before ``trigger`` that a ledger does not list (the ledger
+        definition's ``before``: co-units' acceptance and feedback before the lead unit's answer),
+        fired by each unit the step's actor rule names, at the instant of ``trigger``."""
+        steps = self.ctx.definition.before.get(trigger)
+        if not steps or not self.ctx.spec.branches(trigger, self.draft.state):
             return
         at = self._instant(self._date_key(trigger))
-        reply = "（台账导入：协办单位已反馈，反馈内容见原台账）"
-        for code in sorted(draft.co_units):
-            actor = Actor(self.ctx.importer.username, code, frozenset({"handler"}))
-            if not draft.co_units[code].get("accepted_at"):
-                self._fire("co_accept", {}, actor, at)
-            if not draft.co_units[code].get("feedback_at"):
-                self._fire("co_feedback", {"reply": reply}, actor, at)
+        for unit, (step, role) in self._units_for(steps):
+            actor = Actor(self.ctx.importer.username, unit, frozenset({role}))
+            try:
+                self._fire(step.trigger, dict(step.inputs), actor, at)
+            except RowFault:
+                continue  # refused (done before): the step that needs it says what is missing
+
+    def _units_for(self, steps: Any) -> list[tuple[str, Any]]:
+        """(unit, (step, role)) in the order a unit does its steps: unit by unit, step by step."""
+        ctx, draft = self.ctx, self.draft
+        result = []
+        by_step = []
+        for step in steps:
+            branches = ctx.spec.branches(step.trigger, draft.state)
+            rules = branches[0].actors if branches else ()
+            units: list[tuple[str, str]] = []
+            for rule in rules:
+                if rule.department is not None:
+                    units.append((rule.department, rule.role))
+                elif rule.unit is not None:
+                    units += [(u, rule.role) for u in sorted(ctx.rulebook.units(draft, rule.unit))]
+            by_step.append((step, units))
+        for unit in sorted({u for _, units in by_step for u, _ in units}):
+            for step, units in by_step:
+                for code, role in units:
+                    if code == unit:
+                        result.append((unit, (step, role)))
+                        break
+        return result
 
     def _items_of_state(self) -> None:
         """Complete, in the order of their days, the items of the current stage the row dates."""
@@ -548,11 +432,8 @@ class _Replay:
             if checklist.state != draft.state:
                 continue
             for item in draft.items_of(checklist.name):
-                key = f"item:{item.key}" if f"item:{item.key}" in ctx.cols else "item:rectification"
-                column = ctx.cols.get(key)
-                if item.done or column is None or key not in self.parsed:
-                    continue
-                if column.item not in (item.key, RECTIFICATION):
+                key = ctx.item_column.get(item.key)
+                if item.done or key is None or key not in self.parsed:
                     continue
                 day, clock = self.parsed[key]
                 dated.append((_utc(day, clock), item.position, item.key, key))
@@ -580,9 +461,9 @@ class _Replay:
                 (k for k, c in ctx.cols.items() if c.role == "item_input" and c.item == item_key and c.field == name),
                 key,
             )
-            raise _RowFault(column, reason) from None
+            raise RowFault(column, reason) from None
         except (GuardFailed, PermissionDenied) as exc:
-            raise _RowFault(key, exc.message) from None
+            raise RowFault(key, exc.message) from None
         item = draft.items[item_key]
         payload: dict[str, Any] = {"item": item_key, "fields": dict(inputs), "unit": actor.department}
         if evidence:
@@ -607,13 +488,16 @@ class _Replay:
         return "state"
 
     def _guard_key(self, guard: str, trigger: str) -> str | None:
-        if guard in ("checklist_complete", "signoffs_complete"):
-            for item in sorted(self.draft.items.values(), key=lambda i: i.position):
-                if item.done or (item.checklist == "signoffs") != (guard == "signoffs_complete"):
-                    continue
-                key = f"item:{item.key}"
-                return key if key in self.ctx.cols else "item:rectification"
-        return GUARD_COLUMNS.get(guard, self._date_key(trigger) or "state")
+        """The column a refusing guard points at: the definition's choice, else the first item
+        of the current stage not done (a step waiting for its checklist), else the step's day."""
+        ctx = self.ctx
+        if guard in ctx.definition.guards:
+            return ctx.definition.guards[guard]
+        stage = {c.name for c in ctx.spec.checklists.values() if c.state == self.draft.state}
+        for item in sorted(self.draft.items.values(), key=lambda i: i.position):
+            if not item.done and item.checklist in stage and item.key in ctx.item_column:
+                return ctx.item_column[item.key]
+        return self._date_key(trigger) or "state"
 
     def leftovers(self) -> list[Problem]:
         """Days and inputs the row gives that its state does not use: the row contradicts itself."""
@@ -632,7 +516,7 @@ class _Replay:
         """A row whose case stays open may not name a lead unit or co-units without an active
         handler (nobody could act on it). A closed case waits on nobody: its history is kept."""
         ctx, fields = self.ctx, self.draft.fields
-        if not ctx.unstaffed or self.target is None or not is_open(self.target, ctx.rulebook):
+        if not ctx.unstaffed or self.target is None or not is_open(self.target, ctx.spec):
             return []
         problems = []
         for key, units in (("lead_unit", [fields.get("lead_unit")]), ("co_units", fields.get("co_units") or [])):
@@ -645,18 +529,3 @@ class _Replay:
     def planned(self, number: str | None, year: int, key: tuple[str, str] | None) -> Planned:
         executors = {k: self.ctx.rulebook.executor(k, self.draft) for k in self.draft.items}
         return Planned(self.row, number, year, self.meta, self.draft, executors, self.events, key)
-
-
-def _read_uscc(raw: Any) -> str:
-    text = read_code(raw)
-    if lossy(raw):
-        try:
-            check_uscc(text)
-        except InvalidInput:
-            raise CellError(LOST_DIGITS.format(shown=text)) from None
-    return text
-
-
-def _integer(raw: Any) -> Any:
-    text = fold(as_text(raw))
-    return int(text) if text.isdigit() else text

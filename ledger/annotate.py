@@ -4,7 +4,7 @@
 filled red with a comment, a 问题说明 column, and a 问题清单 sheet listing them all (with the
 notices). Up to ``FULL_ANNOTATE_ROWS`` rows the clerk's own workbook is annotated and keeps its
 formatting; larger ones are copied value by value (streaming). The copy is written atomically
-(``cases.ledger_workbook``); finding the problems is ``cases.ledger_import``'s.
+(``ledger.workbook``); finding the problems is ``ledger.importer``'s.
 """
 
 import warnings
@@ -16,9 +16,9 @@ from openpyxl.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter
 
-from cases.ledger_report import ImportReport, Problem
-from cases.ledger_sheet import open_workbook
-from cases.ledger_workbook import (
+from ledger.report import ImportReport, Problem
+from ledger.sheet import open_workbook
+from ledger.workbook import (
     HEADER_FILL,
     HEADER_FONT,
     PROBLEM_FILL,

@@ -4,8 +4,8 @@
 ``ImportReport`` is everything one import found and did (``to_dict`` for the CLI and the API);
 ``LedgerRejected`` is what callers raise to refuse a ledger with problems, the whole report as
 its ``details``. ``Progress`` is the callback imports and exports call as work advances. Filling
-a report is ``cases.ledger_import``'s; marking its problems in a copy of the workbook is
-``cases.ledger_annotate``'s.
+a report is ``ledger.importer``'s; marking its problems in a copy of the workbook is
+``ledger.annotate``'s.
 """
 
 from collections.abc import Callable

@@ -1,7 +1,7 @@
 """Ledger (台账) import: a clerk's workbook in, cases out, all in one transaction.
 
-``LedgerImport.import_ledger`` reads the sheet (``cases.ledger_sheet``; large sheets in a child
-process), validates every row and replays it through the rulebook (``cases.ledger_replay``), and
+``LedgerImport.import_ledger`` reads the sheet (``ledger.sheet``; large sheets in a child
+process), validates every row and replays it through the rulebook (``ledger.replay``), and
 unless it is a dry run writes the cases. Nothing is written unless every row is valid (or
 ``valid_only``); all cases are written in ONE transaction with batched inserts, each event
 hash-chained as ``cases.audit`` does it, and the source ledger is stored content-addressed like
@@ -11,16 +11,14 @@ again inside it. An interrupted import rolls back; Ctrl-C at the commit waits un
 recorded.
 
 Imported history sends no notifications (they would announce events of the past); the next
-sweep climbs the supervision ladder of imported cases whose deadlines have passed.
-``LedgerImport`` is the import half of ``cases.ledger.LedgerService``: its constructor and
-``path`` serve the export half (``cases.ledger_export``) too.
+sweep climbs the supervision ladder of imported cases whose deadlines have passed. The columns
+and the replay paths come from the shared ``ledger.catalog.Catalog``.
 """
 
 import hashlib
 import re
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -36,11 +34,13 @@ from cases import repository as repo
 from cases.db import Database
 from cases.definitions import Definitions
 from cases.evidence import EvidenceStore
-from cases.ledger_columns import EXAMPLE_MARK, as_text, blank, columns, fold, loose
-from cases.ledger_replay import MemoCalendar, Planned, RowPlanner
-from cases.ledger_report import ImportReport, Problem, Progress
-from cases.ledger_sheet import BACKGROUND_XML_BYTES, Layout, LedgerSheet, largest_sheet_bytes
-from cases.views import CLOSED_STATES, is_open
+from ledger.catalog import Catalog
+from ledger.cells import EXAMPLE_MARK, as_text, blank, fold, loose
+from ledger.definition import LedgerDefinition
+from ledger.planner import RowPlanner
+from ledger.replay import ImportContext, MemoCalendar, Planned, is_open
+from ledger.report import ImportReport, Problem, Progress
+from ledger.sheet import BACKGROUND_XML_BYTES, Layout, LedgerSheet, largest_sheet_bytes
 from workflow.calendar import WorkingCalendar
 from workflow.clock import Clock
 from workflow.errors import CaseflowError, InvalidInput, PermissionDenied
@@ -78,8 +78,7 @@ class _CommitGuard:
 
 
 class LedgerImport:
-    """The import half of ``cases.ledger.LedgerService`` (its constructor and ``path`` serve the
-    export half too)."""
+    """Ledger import: validate every row, replay it, write the cases in one transaction."""
 
     def __init__(
         self,
@@ -88,6 +87,7 @@ class LedgerImport:
         clock: Clock,
         evidence: EvidenceStore,
         calendar: Callable[[Connection], WorkingCalendar],
+        catalog: Catalog,
     ) -> None:
         self.db = db
         self.definitions = definitions
@@ -95,33 +95,9 @@ class LedgerImport:
         self.clock = clock
         self.evidence = evidence
         self.calendar = calendar
-        self._paths: dict[tuple[str, str, str | None], list[str] | None] = {}
+        self.catalog = catalog
         self.background = True
-        """Parse large sheets in a child process (see ``cases.ledger_sheet.LedgerSheet``)."""
-
-    # --- paths ---------------------------------------------------------------------------------
-
-    def path(self, spec: WorkflowSpec, target: str, category: str | None = None) -> list[str] | None:
-        """The triggers of the shortest path from the initial state to ``target`` (breadth
-        first, in definition order); a site's category picks 取缔关闭 or 整顿规范."""
-        memo_key = (spec.version, target, category)
-        if memo_key in self._paths:
-            return self._paths[memo_key]
-        excluded = {"ban": {"classify_rectify"}, "rectify": {"classify_ban"}}.get(category or "", set())
-        queue: deque[tuple[str, list[str]]] = deque([(spec.initial, [])])
-        seen = {spec.initial}
-        found: list[str] | None = None
-        while queue:
-            state, path = queue.popleft()
-            if state == target:
-                found = path
-                break
-            for t in spec.transitions:
-                if state in t.sources and t.dest is not None and t.dest not in seen and t.trigger not in excluded:
-                    seen.add(t.dest)
-                    queue.append((t.dest, [*path, t.trigger]))
-        self._paths[memo_key] = found
-        return found
+        """Parse large sheets in a child process (see ``ledger.sheet.LedgerSheet``)."""
 
     # --- import --------------------------------------------------------------------------------
 
@@ -158,28 +134,29 @@ class LedgerImport:
     def _plan_file(self, path: Path, spec: WorkflowSpec, rulebook: Rulebook, actor: Actor,
                    report: ImportReport, progress: Progress | None) -> list[Planned]:  # fmt: skip
         background = self.background and largest_sheet_bytes(path) > BACKGROUND_XML_BYTES
-        with _open(path, spec, background) as source:
+        definition = self.catalog.of(spec)
+        with _open(path, definition, background) as source:
             layout = source.layout
             if layout is None:
-                examples = "、".join(c.header for c in columns(spec.type)[2:6])
+                examples = "、".join(c.header for c in definition.columns[2:6])
                 raise InvalidInput("file", f"在“{path.name}”中找不到{spec.name}台账的表头行（如：{examples}）")
             report.sheet, report.header_row = layout.sheet, layout.header_row
-            columns_missing = self._header_problems(spec, layout, report)
+            columns_missing = self._header_problems(definition, layout, report)
             total = max(0, source.size_hint - layout.header_row) if source.size_hint else None
             with self.db.read() as conn:
                 calendar = MemoCalendar(self.calendar(conn))
-                ctx = RowPlanner(self, spec, rulebook, actor, layout, report, calendar)
-                ctx.open_keys = self._open_keys(conn, spec)
+                ctx = ImportContext(definition, self.catalog, rulebook, actor, layout, report, calendar, self.clock.now())
+                ctx.open_keys = self._open_keys(conn, definition)
                 ctx.unstaffed = set(staffing.unstaffed(conn, self.org.codes()))
-                plans = self._plan_rows(conn, ctx, source.rows(), layout, report, progress, total)
+                plans = self._plan_rows(conn, RowPlanner(ctx), source.rows(), layout, report, progress, total)
         # Rows are still checked (every fault is reported at once), but without a required
         # column no row is complete: none may be stored, not even with valid_only.
         return [] if columns_missing else plans
 
-    def _header_problems(self, spec: WorkflowSpec, layout: Layout, report: ImportReport) -> bool:
+    def _header_problems(self, definition: LedgerDefinition, layout: Layout, report: ImportReport) -> bool:
         """Report missing required columns (True if any) and ignored ones."""
-        missing = False
-        for col in columns(spec.type):
+        missing, spec = False, definition.spec
+        for col in definition.columns:
             if col.role == "field" and col.key in spec.create.required and col.key not in layout.found:
                 report.problems.append(Problem(layout.header_row, None, col.header, f"缺少必填列“{col.header}”"))
                 missing = True
@@ -189,16 +166,18 @@ class LedgerImport:
             report.notices.append(f"{letter}列“{header}”与前面的列重复，已忽略")
         return missing
 
-    def _plan_rows(self, conn: Connection, ctx: RowPlanner, rows: Iterator[tuple[int, list[Any]]], layout: Layout, report: ImportReport,
+    def _plan_rows(self, conn: Connection, planner: RowPlanner, rows: Iterator[tuple[int, list[Any]]], layout: Layout, report: ImportReport,
                    progress: Progress | None, total: int | None) -> list[Planned]:  # fmt: skip
         plans: list[Planned] = []
         batch: list[tuple[int, list[Any]]] = []
         headers = [(f.index, f.header) for f in layout.found.values()][:3]
 
+        ctx = planner.ctx
+
         def flush() -> None:
             self._load_existing(conn, ctx, batch)
             for number, values in batch:
-                plan, problems = ctx.plan(number, values)
+                plan, problems = planner.plan(number, values)
                 if plan is not None:
                     plans.append(plan)
                 report.problems.extend(problems)
@@ -217,7 +196,7 @@ class LedgerImport:
         report.problems.sort(key=lambda p: (p.row, p.column is not None, len(p.column or ""), p.column or ""))
         return plans
 
-    def _load_existing(self, conn: Connection, ctx: RowPlanner, batch: list[tuple[int, list[Any]]]) -> None:
+    def _load_existing(self, conn: Connection, ctx: ImportContext, batch: list[tuple[int, list[Any]]]) -> None:
         """Numbers of this batch already taken in the database."""
         numbers = set()
         number_col = ctx.found.get("number")
@@ -228,24 +207,22 @@ class LedgerImport:
             found = conn.execute(select(repo.CASES.c.number).where(repo.CASES.c.number.in_(sorted(numbers))))
             ctx.taken.update(r.number for r in found)
 
-    def _open_keys(self, conn: Connection, spec: WorkflowSpec) -> dict[tuple[str, str], str]:
-        """Duplicate key → number of every open case of the type (enterprise: credit code and
-        title; site: name and address; compared loosely)."""
+    def _open_keys(self, conn: Connection, definition: LedgerDefinition) -> dict[tuple[str, ...], str]:
+        """Duplicate key → number of every open case of the type (the values of the definition's
+        duplicate fields, compared loosely); empty when the ledger has no duplicate key."""
+        spec, duplicates = definition.spec, definition.duplicates
+        if duplicates is None:
+            return {}
         cases_ = repo.CASES
-        closed = [s for s, st in spec.states.items() if st.terminal] + list(CLOSED_STATES)
-        wanted = [cases_.c.number, cases_.c.title, cases_.c.uscc, cases_.c.state, cases_.c.definition_version]
-        if spec.type != "enterprise_issue":
-            wanted.append(cases_.c.fields)
+        closed = [s for s, st in spec.states.items() if st.is_closed]
+        wanted = [cases_.c.number, cases_.c.state, cases_.c.definition_version, cases_.c.fields]
         rows = conn.execute(select(*wanted).where(and_(cases_.c.type == spec.type, cases_.c.state.notin_(closed))))
         result = {}
         for r in rows:
-            if not is_open(r.state, self.definitions.pinned(conn, r.definition_version)):
+            if not is_open(r.state, self.definitions.pinned(conn, r.definition_version).spec):
                 continue
-            if spec.type == "enterprise_issue":
-                key = (loose(str(r.uscc or "")), loose(r.title))
-            else:
-                key = (loose(r.title), loose(str(r.fields.get("address", ""))))
-            result[key] = r.number
+            fields = r.fields or {}
+            result[tuple(loose(str(fields.get(name) or "")) for name in duplicates.fields)] = r.number
         return result
 
     # --- writing -------------------------------------------------------------------------------
@@ -307,7 +284,7 @@ class LedgerImport:
             return []
         spec = self.definitions.current(plans[0].meta["type"]).spec
         problems = []
-        open_keys = self._open_keys(conn, spec)
+        open_keys = self._open_keys(conn, self.catalog.of(spec))
         kept = [p.number for p in plans if p.number]
         taken: set[str] = set()
         for start in range(0, len(kept), 500):
@@ -326,7 +303,7 @@ class LedgerImport:
         named = {
             id(p): [p.draft.fields.get("lead_unit"), *(p.draft.fields.get("co_units") or [])]
             for p in plans
-            if is_open(p.meta["state"], rulebook)
+            if is_open(p.meta["state"], rulebook.spec)
         }
         missing = set(staffing.unstaffed(conn, {u for units in named.values() for u in units if u}))
         problems = []
@@ -448,8 +425,8 @@ def _read_file(path: Path) -> bytes:
 
 
 @contextmanager
-def _open(path: Path, spec: WorkflowSpec, background: bool) -> Iterator[LedgerSheet]:
-    source = LedgerSheet(path, spec.type, spec.name, background=background)
+def _open(path: Path, definition: LedgerDefinition, background: bool) -> Iterator[LedgerSheet]:
+    source = LedgerSheet(path, definition.columns, definition.spec.name, background=background)
     try:
         source.__enter__()
     except Exception as exc:  # noqa: BLE001 - zipfile, openpyxl and XML errors all mean "not a workbook"
@@ -462,7 +439,7 @@ def _open(path: Path, spec: WorkflowSpec, background: bool) -> Iterator[LedgerSh
 
 
 def _skip_row(
-    values: list[Any], ctx: RowPlanner, headers: list[tuple[int, str]], report: ImportReport, number: int
+    values: list[Any], ctx: ImportContext, headers: list[tuple[int, str]], report: ImportReport, number: int
 ) -> bool:
     """Empty rows, the template's example row, a footer (制表人：…) and a repeated header."""
     filled = [v for v in values if v is not None and (v.__class__ is not str or v.strip())]

@@ -1,41 +1,35 @@
-"""Ledger (台账) export: the ledger, the import template and one case's history, as .xlsx.
+"""Ledger (台账) export: the ledger and one case's history, as .xlsx.
 
 ``LedgerExport.export_ledger`` writes the current ledger, one sheet per type (frozen header,
-widths, dates): the template's columns, filled from the cases' fields, events and items, then
-the due date and the supervision level. ``export_template`` writes the import template with an
-explanation sheet and dropdowns; ``export_history`` every event of one case with its hashes.
-Files are written to a temporary file and renamed at the end (``cases.ledger_workbook``), so an
-interrupted export leaves nothing behind; ``progress(phase, done, total)`` is called as work
-advances.
-
-``LedgerExport`` is the export half of ``cases.ledger.LedgerService``: it uses the attributes and
-``path`` that the import half (``cases.ledger_import.LedgerImport``) provides. The annotated copy
-of a ledger with problems is ``cases.ledger_annotate``'s.
+widths, dates): the type's columns (``ledger.definition``), filled from the cases' fields, events
+and items, then the due date and the supervision level. ``export_history`` writes every event of
+one case with its hashes. Files are written to a temporary file and renamed at the end
+(``ledger.workbook``), so an interrupted export leaves nothing behind; ``progress(phase, done,
+total)`` is called as work advances. The import template is ``ledger.template``'s; the annotated
+copy of a ledger with problems is ``ledger.annotate``'s.
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import Connection, and_, func, or_, select
 
 from cases import repository as repo
 from cases.db import Database
 from cases.definitions import Definitions
-from cases.ledger_annotate import annotated_copy
-from cases.ledger_columns import CATEGORY_LABELS, EXAMPLE_MARK, RECTIFICATION, Column, Vocabulary, columns
-from cases.ledger_report import ImportReport, Progress
-from cases.ledger_workbook import (
+from cases.views import ENGINE_TRIGGER_LABELS
+from ledger.catalog import Catalog
+from ledger.definition import LedgerDefinition
+from ledger.model import Column
+from ledger.report import Progress
+from ledger.vocabulary import Vocabulary
+from ledger.workbook import (
     DATE_FORMAT,
-    HEADER_FILL,
     HEADER_FONT,
-    REQUIRED_FILL,
     TIME_FORMAT,
     atomic_file,
     streamed_workbook,
@@ -43,16 +37,12 @@ from cases.ledger_workbook import (
     wall_time,
     write_header,
 )
-from cases.views import ENGINE_TRIGGER_LABELS
-from workflow.clock import SHANGHAI, Clock
 from workflow.errors import InvalidInput
 from workflow.ladder import LEVEL_LABELS
 from workflow.org import Organisation
-from workflow.spec import WorkflowSpec
 
 WAIVED = "不适用"
 """What an item column shows for an item declared 不适用 and approved (instead of a day)."""
-VALIDATION_ROWS = 5000
 HISTORY_HEADERS = (("序号", 6), ("时间", 20), ("操作人", 14), ("操作", 18), ("操作名称", 18), ("原状态", 20),
                    ("新状态", 20), ("备注", 30), ("台账导入", 8), ("内容", 60), ("哈希", 66), ("前一哈希", 66))  # fmt: skip
 
@@ -60,30 +50,28 @@ HISTORY_HEADERS = (("序号", 6), ("时间", 20), ("操作人", 14), ("操作", 
 class _Exporter:
     """Rows of one type's ledger sheet from the stored cases."""
 
-    def __init__(self, service: "LedgerExport", spec: WorkflowSpec) -> None:
-        self.service = service
-        self.spec = spec
-        self.vocab = Vocabulary(spec, service.org)
-        self.cols = [c for c in columns(spec.type)]
-        self.stored_by = {f for t in spec.transitions for f in t.store}
+    def __init__(self, definition: LedgerDefinition, org: Organisation, catalog: Catalog) -> None:
+        self.definition = definition
+        self.spec = definition.spec
+        self.org = org
+        self.catalog = catalog
+        self.vocab = Vocabulary(definition, org)
+        self.cols = list(definition.columns)
+        self.stored_by = {f for t in self.spec.transitions for f in t.store}
 
     def row(self, seq: int, case_row: Any, events: list[Any], items: list[Any]) -> list[Any]:
-        spec, org = self.spec, self.service.org
-        fields = case_row.fields
-        category = (case_row.flags or {}).get("category")
-        path = set(self.service.path(spec, case_row.state, category) or ())
+        flags = case_row.flags or {}
+        chosen = {col.key: flags.get(col.flag or "") for col in self.definition.flags}
+        path = set(self.catalog.path(self.spec, case_row.state, self.definition.excluded(chosen)) or ())
         last: dict[str, Any] = {}
         for e in events:
             last[e.trigger] = e
         by_item = {i.key: i for i in items}
-        values: list[Any] = []
-        for col in self.cols:
-            values.append(self._value(col, seq, case_row, fields, category, path, last, by_item, org))
-        return values
+        return [self._value(col, seq, case_row, case_row.fields, flags, path, last, by_item) for col in self.cols]
 
-    def _value(self, col: Column, seq: int, case_row: Any, fields: dict[str, Any], category: str | None,
-               path: set[str], last: dict[str, Any], by_item: dict[str, Any], org: Any) -> Any:  # fmt: skip
-        role = col.role
+    def _value(self, col: Column, seq: int, case_row: Any, fields: dict[str, Any], flags: dict[str, Any],
+               path: set[str], last: dict[str, Any], by_item: dict[str, Any]) -> Any:  # fmt: skip
+        role, org = col.role, self.org
         if role == "seq":
             return seq
         if role == "number":
@@ -94,9 +82,9 @@ class _Exporter:
             if col.key == "due_date":
                 return case_row.due_date
             return LEVEL_LABELS.get(case_row.ladder_level, case_row.ladder_level)
-        if role == "category":
-            shown = path & {"classify_ban", "classify_rectify"}
-            return CATEGORY_LABELS.get(category or "") if shown else None
+        if role == "flag":
+            shown = path & {t for v in col.values for t in v.via}
+            return self.vocab.label(col.key, flags.get(col.flag or "")) if shown and flags.get(col.flag or "") else None
         if role == "field":
             return self._shown(col, fields.get(col.key), org)
         if role == "date":
@@ -115,7 +103,7 @@ class _Exporter:
                 return None
             event = max(hits, key=lambda e: e.seq)
             return self._shown(col, (event.payload.get("fields") or {}).get(col.field), org)
-        if role == "item":
+        if role in ("item", "items_all"):
             return self._item_day(col, by_item)
         if role == "item_input":
             item = by_item.get(col.item or "")
@@ -125,8 +113,8 @@ class _Exporter:
         return None
 
     def _item_day(self, col: Column, by_item: dict[str, Any]) -> Any:
-        if col.item == RECTIFICATION:
-            chosen = [i for i in by_item.values() if i.checklist == "rectification"]
+        if col.role == "items_all":
+            chosen = [i for i in by_item.values() if i.checklist == col.checklist]
             if not chosen or not all(i.done for i in chosen):
                 return None
             return max(wall_time(i.done_at).date() for i in chosen)  # type: ignore[union-attr]
@@ -200,15 +188,13 @@ def _export_batches(
 
 
 class LedgerExport:
-    """The export half of ``cases.ledger.LedgerService``: the ledger, the template, one case's
-    history, and the annotated copy of a ledger with problems. The attributes below and ``path``
-    are the import half's (``LedgerImport``), with which ``LedgerService`` combines it."""
+    """The ledger and one case's history (and which types and states an export selects)."""
 
-    db: Database
-    definitions: Definitions
-    org: Organisation
-    clock: Clock
-    path: Callable[[WorkflowSpec, str, str | None], list[str] | None]
+    def __init__(self, db: Database, definitions: Definitions, catalog: Catalog) -> None:
+        self.db = db
+        self.definitions = definitions
+        self.org = definitions.org
+        self.catalog = catalog
 
     # --- the ledger ----------------------------------------------------------------------------
 
@@ -234,7 +220,7 @@ class LedgerExport:
             with atomic_file(Path(target)) as tmp, streamed_workbook() as workbook:
                 for spec_type, wanted_state in selected:
                     spec = self.definitions.current(spec_type).spec
-                    exporter = _Exporter(self, spec)
+                    exporter = _Exporter(self.catalog.of(spec), self.org, self.catalog)
                     ws = workbook.create_sheet(spec.name)
                     write_header(ws, [(c.header, c.width) for c in exporter.cols])
                     formats = [_format(c) for c in exporter.cols]
@@ -266,7 +252,7 @@ class LedgerExport:
             if state is None:
                 result.append((spec_type, None))
                 continue
-            found = Vocabulary(spec, self.org).state(state)
+            found = Vocabulary(self.catalog.of(spec), self.org).state(state)
             if found is not None:
                 result.append((spec_type, found))
             elif case_type:
@@ -275,64 +261,6 @@ class LedgerExport:
         if not result:
             raise InvalidInput("state", f"没有哪类案件有状态“{state}”")
         return result
-
-    # --- the template --------------------------------------------------------------------------
-
-    def export_template(self, case_type: str, target: Path) -> dict[str, Any]:
-        """The import template: header, one example row (skipped on import), an explanation of
-        every column and its allowed values, and dropdowns for enumerations and towns."""
-        spec = self.definitions.current(case_type).spec
-        vocab = Vocabulary(spec, self.org)
-        cols = [c for c in columns(spec.type) if c.role != "export"]
-        required = {c.header for c in cols if c.required}
-        workbook = Workbook()
-        ws = workbook.active
-        ws.title = spec.name
-        for index, col in enumerate(cols, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = col.width
-            cell = ws.cell(1, index, col.header)
-            cell.font, cell.fill = HEADER_FONT, REQUIRED_FILL if col.required else HEADER_FILL
-            cell.comment = Comment(
-                ("必填。" if col.required else "") + (col.help or "文本"), "caseflow", width=300, height=100
-            )
-        example = _example_row(spec, vocab, self.clock.now())
-        for index, col in enumerate(cols, start=1):
-            cell = ws.cell(2, index, example.get(col.key))
-            if col.kind == "date":
-                cell.number_format = DATE_FORMAT
-            elif col.kind == "code":
-                cell.number_format = "@"
-        ws.freeze_panes = "A2"
-        choices = _choice_lists(spec, vocab, cols)
-        lists = workbook.create_sheet("可选值")
-        ranges: dict[str, str] = {}
-        for index, (key, (title, values)) in enumerate(choices.items(), start=1):
-            letter = get_column_letter(index)
-            lists.column_dimensions[letter].width = max(12, max((len(v) for v in values), default=4) * 2)
-            lists.cell(1, index, title).font = HEADER_FONT
-            for row, value in enumerate(values, start=2):
-                lists.cell(row, index, value)
-            ranges[key] = f"'可选值'!${letter}$2:${letter}${len(values) + 1}"
-        for index, col in enumerate(cols, start=1):
-            if col.key not in ranges:
-                continue
-            several = col.kind in ("enum_list", "dept_list")
-            dv = DataValidation(type="list", formula1=ranges[col.key], allow_blank=True, showErrorMessage=not several,
-                                errorTitle="不在可选范围内", error=f"“{col.header}”请从下拉列表中选择", promptTitle=col.header,
-                                prompt="可多选，用顿号分隔" if several else "请从下拉列表中选择", showInputMessage=True)  # fmt: skip
-            letter = get_column_letter(index)
-            dv.add(f"{letter}2:{letter}{VALIDATION_ROWS}")
-            ws.add_data_validation(dv)
-        _explanations(workbook.create_sheet("填写说明"), spec, cols, choices)
-        workbook.move_sheet("填写说明", offset=-1)
-        with atomic_file(Path(target)) as tmp:
-            workbook.save(tmp)
-        return {
-            "file": str(target),
-            "type": case_type,
-            "columns": [c.header for c in cols],
-            "required": sorted(required),
-        }
 
     # --- one case's history --------------------------------------------------------------------
 
@@ -378,14 +306,6 @@ class LedgerExport:
             workbook.save(tmp)
         return {"file": str(target), "case": row.number, "events": len(events)}
 
-    # --- the annotated copy --------------------------------------------------------------------
-
-    def annotate(self, report: ImportReport, source: Path, target: Path) -> Path:
-        """A copy of the ledger with every problem marked: the cell filled red with a comment,
-        a 问题说明 column, and a 问题清单 sheet listing them all. Small workbooks keep their own
-        formatting; large ones are copied value by value (streaming). See ``cases.ledger_annotate``."""
-        return annotated_copy(report, source, target)
-
 
 def _format(col: Column) -> str | None:
     if col.kind == "date":
@@ -393,64 +313,3 @@ def _format(col: Column) -> str | None:
     if col.kind == "code" or col.role == "number":
         return "@"
     return None
-
-
-def _example_row(spec: WorkflowSpec, vocab: Vocabulary, now: datetime) -> dict[str, Any]:
-    today = now.astimezone(SHANGHAI).date()
-    towns = vocab.towns()
-    town = "孔城镇" if "孔城镇" in towns else towns[0]
-    if spec.type == "enterprise_issue":
-        return {
-            "seq": EXAMPLE_MARK, "title": "园区企业用电增容审批慢", "description": "企业新上生产线，申请用电增容三个月未办结。",
-            "category": "生产要素", "source": "走访", "enterprise_name": "桐城市示例包装有限公司",
-            "uscc": "914403001922038216", "town": town, "industry": "绿色包装", "contact": "王经理 13800000000",
-            "class": "一般", "state": spec.states["assigned"].label if "assigned" in spec.states else None,
-            "date:create": today, "lead_unit": "市供电公司", "instructions": "请于规定时限内答复企业", "date:assign": today,
-        }  # fmt: skip
-    return {
-        "seq": EXAMPLE_MARK, "site_name": "孔城镇某塑料颗粒加工点", "operator": "经营者甲", "address": "孔城镇桐梓村三组",
-        "town": town, "village": "桐梓村", "power_account": "340881000123", "source": "网格巡查",
-        "violations": "环境违法、无证无照", "state": spec.states["clearing"].label if "clearing" in spec.states else None,
-        "date:create": today, "date:start_verification": today, "category": "取缔关闭", "date:classify": today,
-        "plan": "依法取缔，实施两断三清", "cut_gas": "否", "item:cut_power": today, "meter_reading": "12345.6",
-    }  # fmt: skip
-
-
-def _choice_lists(spec: WorkflowSpec, vocab: Vocabulary, cols: list[Column]) -> dict[str, tuple[str, list[str]]]:
-    """Column key → (title, values) of every enumeration the template offers in a dropdown."""
-    result: dict[str, tuple[str, list[str]]] = {}
-    for col in cols:
-        if col.kind in ("enum", "enum_list", "yes_no"):
-            key = "state" if col.role == "state" else (col.field or col.key)
-            values = list(vocab.choices(key))
-            if values:
-                result[col.key] = (col.header, values)
-        elif col.kind == "dept" and col.key == "town":
-            result[col.key] = (col.header, vocab.towns())
-        elif col.kind in ("dept", "dept_list"):
-            result[col.key] = (col.header, vocab.department_names())
-    return result
-
-
-def _explanations(ws: Any, spec: WorkflowSpec, cols: list[Column], choices: dict[str, tuple[str, list[str]]]) -> None:
-    headers = [("列名", 18), ("是否必填", 10), ("填写说明", 60), ("可选值", 80)]
-    for index, (title, width) in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-        cell = ws.cell(1, index, title)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    ws.freeze_panes = "A2"
-    for row, col in enumerate(cols, start=2):
-        allowed = "、".join(choices[col.key][1]) if col.key in choices else ""
-        ws.cell(row, 1, col.header)
-        ws.cell(row, 2, "必填" if col.required else "")
-        ws.cell(row, 3, col.help or ("日期" if col.kind == "date" else "文本"))
-        ws.cell(row, 4, allowed)
-    notes = (
-        f"本模板用于导入{spec.name}台账。表头可以不在第一行（上方可有标题行），列的顺序不限，可删去不用的列。",
-        "“当前状态”不是初始状态时，系统按流程规则从登记起逐步补记各环节（以填写的日期为准，只填日期的按当天 9:00 计），"
-        "期限按当时的工作日历计算，办理记录标注为台账导入。",
-        "序号填“示例”的行不会导入。导入前可先用 --dry-run 校验；有问题时会生成标注了问题的副本（*.errors.xlsx）。",
-    )
-    start = len(cols) + 3
-    for offset, text in enumerate(notes):
-        ws.cell(start + offset, 1, text)
