@@ -113,7 +113,7 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         old, sep, new = (part.strip() for part in pair.partition("="))
         if not sep or not old or not new:
-            raise InvalidInput("map", f"“{pair}”格式不对，应为 旧状态=新状态（如 assigned=dispatched）")
+            raise InvalidInput("map", f"“{pair}”格式不对，应为 旧状态=新状态")
         if old in mapping:
             raise InvalidInput("map", f"状态“{old}”的映射重复给出")
         mapping[old] = new

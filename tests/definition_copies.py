@@ -2,10 +2,25 @@
 ``workflow migrate``: a state renamed everywhere it is named, a checklist item removed, a label
 changed. Reads the YAML files with PyYAML; imports nothing of the product."""
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads definitions as the product does: only ``true``/``false`` are booleans (``on:``,
+    ``no`` stay text) and dates stay text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "config" / "workflows"
 STATE_KEYS = frozenset({"source", "dest", "states", "keeps_running", "initial", "state"})
@@ -13,7 +28,7 @@ STATE_KEYS = frozenset({"source", "dest", "states", "keeps_running", "initial", 
 
 
 def shipped(case_type: str) -> dict[str, Any]:
-    data = yaml.safe_load((WORKFLOWS / f"{case_type}.yaml").read_text(encoding="utf-8"))
+    data = yaml.load((WORKFLOWS / f"{case_type}.yaml").read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     assert isinstance(data, dict) and data["type"] == case_type
     return data
 

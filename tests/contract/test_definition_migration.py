@@ -5,7 +5,10 @@ does after changing the configuration."""
 
 from typing import Any
 
+import anyio
+import httpx
 import pytest
+from argon2 import PasswordHasher
 from definition_copies import rename_state, shipped, without_item, write_definition
 from helpers import ENTERPRISE, SITE, build_app, new_enterprise_case, new_site_case, walk_enterprise_to, walk_site_to
 from sqlalchemy import select
@@ -13,6 +16,7 @@ from sqlalchemy import select
 from cases import audit
 from cases.definition_migration import MIGRATE_TRIGGER, DefinitionMigration, MigrationRefused
 from cases.models import Case, CaseEvent, CaseItem, Obligation
+from web.server import create_web_app
 from workflow.errors import InvalidInput, PermissionDenied
 
 
@@ -59,8 +63,14 @@ def snapshot(app) -> dict[str, Any]:
     }
     with app.db.read() as conn:
         return {
-            name: [tuple(r) for r in conn.execute(select(*(model.__table__.c[c] for c in columns)).order_by(
-                *(model.__table__.c[c] for c in columns[:2])))]  # fmt: skip
+            name: [
+                tuple(r)
+                for r in conn.execute(
+                    select(*(model.__table__.c[c] for c in columns)).order_by(
+                        *(model.__table__.c[c] for c in columns[:2])
+                    )
+                )
+            ]  # fmt: skip
             for name, (model, columns) in tables.items()
         }
 
@@ -115,7 +125,9 @@ def test_mapped_cases_move_with_one_event_each(app, new_app, cases, admin, actor
     open_after = [o for o in after["obligations"] if o[3] is None]
     assert open_after == open_before
     assert any(o[0] for o in open_after if o[1] == "accept")
-    assert [r for r in after["cases"] if r[0] == moved_id][0][2] == [r for r in before["cases"] if r[0] == moved_id][0][2] + 1
+    assert [r for r in after["cases"] if r[0] == moved_id][0][2] == [r for r in before["cases"] if r[0] == moved_id][0][
+        2
+    ] + 1
     with app.db.read() as conn:
         assert audit.verify(conn).ok
     # the moved case runs on the new rules, from the new state
@@ -170,3 +182,62 @@ def test_another_types_version_is_refused(app, new_app, cases, admin):
 def test_only_an_administrator_may_migrate(new_app, cases, actors):
     with pytest.raises(PermissionDenied):
         migration(new_app).migrate(ENTERPRISE, "current", {"assigned": "dispatched"}, actor=actors.dispatcher)
+
+
+def test_the_history_labels_the_migration_event():
+    from cases.views import ENGINE_TRIGGER_LABELS
+
+    assert ENGINE_TRIGGER_LABELS[MIGRATE_TRIGGER] == "迁移流程版本"
+
+
+# --- POST /api/admin/workflows/{type}/migrate -------------------------------------------------
+
+
+PASSWORD = "Api-Test-2026-pass!"
+
+
+def api_call(web, method: str, url: str, **kwargs) -> httpx.Response:
+    """One request to the ASGI app (no server, no thread)."""
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://testserver") as client:
+            return await client.request(method, url, **kwargs)
+
+    return anyio.run(call)
+
+
+def bearer(web, username: str) -> dict[str, str]:
+    response = api_call(web, "POST", "/api/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_the_api_migrates_for_administrators_only(app, new_app, cases):
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+    app.users.add("api_admin", "sti", ["admin"], password_hash=cheap)
+    app.users.add("api_office", "sti", ["dispatcher"], password_hash=cheap)
+    web = create_web_app(new_app)
+    url = f"/api/admin/workflows/{ENTERPRISE}/migrate"
+    admin, office = bearer(web, "api_admin"), bearer(web, "api_office")
+    before = snapshot(app)
+
+    refused = api_call(web, "POST", url, json={"to": "current"}, headers=admin)
+    assert refused.status_code == 409 and refused.json()["error"] == "migration_refused"
+    assert refused.json()["details"]["unmapped"] == {"assigned": 1}
+    denied = api_call(web, "POST", url, json={"to": "current", "map": {"assigned": "dispatched"}}, headers=office)
+    assert denied.status_code == 403
+    bad = api_call(web, "POST", url, json={"to": "current", "map": {"assigned": "limbo"}}, headers=admin)
+    assert bad.status_code == 422 and "limbo" in bad.json()["message"]
+    dry = api_call(
+        web, "POST", url, json={"to": "current", "map": {"assigned": "dispatched"}, "dry_run": True}, headers=admin
+    )
+    assert dry.status_code == 200 and dry.json()["total"] == 3 and dry.json()["migrated"] == []
+    assert snapshot(app) == before
+
+    done = api_call(web, "POST", url, json={"to": "current", "map": {"assigned": "dispatched"}}, headers=admin)
+    assert done.status_code == 200, done.text
+    assert sorted(done.json()["migrated"]) == sorted(cases[s] for s in ("registered", "assigned", "in_progress"))
+    assert done.json()["requested_by"] == "api_admin"
+    assert new_app.cases.show(cases["assigned"])["state"] == "dispatched"
+    with app.db.read() as conn:
+        assert audit.verify(conn).ok
