@@ -215,7 +215,17 @@ class Rulebook:
                 if unit:
                     units.add(unit)
         units |= {o.unit for o in self.spec.obligations.values() if o.unit in self.org.codes()}
-        return units
+        return units | self._named_departments
+
+    @property
+    def _named_departments(self) -> set[str]:
+        """Departments a transition's actor rule names: whoever may act on a case may see it (the
+        executors of checklist items see the cases whose items they owe, ``executor``)."""
+        found = getattr(self, "_departments", None)
+        if found is None:
+            rules_ = [*self.spec.create.actors, *(r for t in self.spec.transitions for r in t.actors)]
+            found = self._departments = {r.department for r in rules_ if r.department is not None}
+        return set(found)
 
     def allowed_items(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
         """Open items of the case's current stage that ``actor`` (or anyone) may complete now."""
@@ -315,7 +325,12 @@ class Rulebook:
             except ExpressionError:
                 case.fields.pop(name, None)
                 continue
-            if field_spec.type == "decimal" and value is not None:
+            if value is None:  # not known yet (一事一议 before the convenors decide)
+                case.fields.pop(name, None)
+                continue
+            if field_spec.type == "yes_no":
+                value = "yes" if value else "no"
+            elif field_spec.type == "decimal" and value is not None:
                 value = str(rounded(value, field_spec.places if field_spec.places is not None else 2))
             case.fields[name] = value
 
