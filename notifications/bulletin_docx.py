@@ -418,7 +418,11 @@ def _body(w: _Writer, data: dict[str, Any], attachments: list[str]) -> None:
         w.para(text + f"。各单位具体指标见{see('units')}（各项指标按各单位承担的全部责任事项计，含“散乱污”整治事项）。")
         late = [r for r in rows if r.get("current_overdue")]
         if late:
-            w.para("当前有超期未办结事项的单位：" + "、".join(f"{r['unit_name']}{r['current_overdue']}项" for r in late) + "。")
+            w.para(
+                "当前有超期未办结事项的单位："
+                + "、".join(f"{r['unit_name']}{r['current_overdue']}项" for r in late)
+                + "。"
+            )
         else:
             w.para("参与排名的单位当前均无超期未办结事项。")
     else:
@@ -436,7 +440,13 @@ def _body(w: _Writer, data: dict[str, Any], attachments: list[str]) -> None:
             if cases:
                 n += 1
                 w.heading(2, f"（{_chinese_number(n)}）{label}{len(cases)}项")
-                w.para("、".join(f"{c['number']}（{c.get('unit_name') or '—'}，{c.get('obligation_label') or '—'}）" for c in cases) + "。")
+                w.para(
+                    "、".join(
+                        f"{c['number']}（{c.get('unit_name') or '—'}，{c.get('obligation_label') or '—'}）"
+                        for c in cases
+                    )
+                    + "。"
+                )
     else:
         w.para("截至通报时，无超期未办结事项。")
     w.heading(1, "六、红黑榜")
@@ -481,8 +491,28 @@ TOWN_KEYS = ("unit_name", "found_week", "found_year", "banned", "rectified", "cl
              "relapsed", "open", "overdue")  # fmt: skip
 TOWN_WIDTHS = (30, 11, 11, 10, 10, 18, 11, 11, 11, 10, 10, 10)
 """Millimetres, 153 in all (one A4 portrait type area, 156 mm)."""
-TIMELINESS_HEADERS = ("单位", "事项", "本年应办", "本年办结", "其中按时", "按时办结率", "本周办结", "当前超期", "平均用时（工作日）")
-TIMELINESS_KEYS = ("unit_name", "item", "owed", "done", "on_time", "on_time_rate", "done_week", "overdue_now", "avg_days")
+TIMELINESS_HEADERS = (
+    "单位",
+    "事项",
+    "本年应办",
+    "本年办结",
+    "其中按时",
+    "按时办结率",
+    "本周办结",
+    "当前超期",
+    "平均用时（工作日）",
+)
+TIMELINESS_KEYS = (
+    "unit_name",
+    "item",
+    "owed",
+    "done",
+    "on_time",
+    "on_time_rate",
+    "done_week",
+    "overdue_now",
+    "avg_days",
+)
 TIMELINESS_WIDTHS = (34, 16, 13, 13, 13, 17, 13, 13, 20)
 
 

@@ -85,10 +85,8 @@ def _title_field(spec: WorkflowSpec) -> str | None:
     """The field a case is known by: the definition's ``title_field``; for definitions without
     one, a ``title`` field or else the field naming the subject of the notices."""
     named = getattr(spec, "title_field", None)
-    if named:
+    if named and named in spec.fields:
         return str(named)
-    if "title" in spec.fields:
-        return "title"
     return plan_of(spec).subject.field
 
 

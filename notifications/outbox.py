@@ -140,8 +140,11 @@ class Outbox:
         o = OBLIGATIONS.c
         ob = conn.execute(
             select(o.unit, o.label, o.due_date, o.due_at, o.level)
-            .where(o.case_id == change.row["id"], o.closed_at.is_(None),
-                   o.key.in_((f"waiver:{key}", f"confirm:{key}", key)))  # fmt: skip
+            .where(
+                o.case_id == change.row["id"],
+                o.closed_at.is_(None),
+                o.key.in_((f"waiver:{key}", f"confirm:{key}", key)),
+            )  # fmt: skip
             .order_by(o.id.desc())
             .limit(1)
         ).first()

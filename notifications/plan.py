@@ -45,7 +45,7 @@ from notifications.events import EVENTS, EventSpec
 from workflow.errors import DefinitionError
 from workflow.ladder import TRIGGER_OF
 from workflow.org import ROLES, Organisation
-from workflow.rules import RELATIONS
+from workflow.rules import relation_names
 from workflow.spec import WorkflowSpec
 
 ANY_TRIGGER = "*"
@@ -200,8 +200,9 @@ def _recipient(spec: WorkflowSpec, raw: Any, key: str) -> Recipient:
     unit, department = raw.get("unit"), raw.get("department")
     if unit is not None and department is not None:
         raise _err(spec, key, "unit 与 department 只能写一个")
-    if unit is not None and unit not in (*RELATIONS, *ENGINE_RELATIONS):
-        raise _err(spec, f"{key}.unit", f"未知单位关系“{unit}”；可选：{'、'.join((*RELATIONS, *ENGINE_RELATIONS))}")
+    known = (*relation_names(spec), *ENGINE_RELATIONS)
+    if unit is not None and unit not in known:
+        raise _err(spec, f"{key}.unit", f"未知单位关系“{unit}”；可选：{'、'.join(known)}")
     return Recipient(str(role), unit, str(department) if department is not None else None)
 
 
@@ -271,15 +272,19 @@ def check_definition(
     for trigger in _mapping(spec, section.get("on"), "on"):
         if trigger not in known_triggers:
             allowed = "、".join((*spec.triggers, *ENGINE_TRIGGERS))
-            raise _err(spec, f"on.{trigger}", f"本定义没有触发动作“{trigger}”；可选：{allowed}，或 \"*\"（其余动作）")
+            raise _err(spec, f"on.{trigger}", f'本定义没有触发动作“{trigger}”；可选：{allowed}，或 "*"（其余动作）')
     roots = template_roots(template_dirs)
-    declared = {**{f"on.{t}": n for t, n in _mapping(spec, section.get("on"), "on").items()},
-                **{f"signals.{s}": n for s, n in _mapping(spec, section.get("signals"), "signals").items()}}  # fmt: skip
-    for key, raw in declared.items():
-        for i, notice in enumerate(plan.on.get(key[3:], ()) if key.startswith("on.") else plan.signals[key[8:]]):
+    declared = [(f"on.{t}", plan.on.get(t, ())) for t in _mapping(spec, section.get("on"), "on")]
+    declared += [(f"signals.{s}", plan.signals[s]) for s in _mapping(spec, section.get("signals"), "signals")]
+    for key, notices in declared:
+        for i, notice in enumerate(notices):
             where = f"{key}[{i}]"
             if notice.event not in plan.events:
-                raise _err(spec, where, f"未知通知“{notice.event}”；可选：{'、'.join(plan.events)}（自有通知请在 events 下声明）")
+                raise _err(
+                    spec,
+                    where,
+                    f"未知通知“{notice.event}”；可选：{'、'.join(plan.events)}（自有通知请在 events 下声明）",
+                )
             if not template_exists(notice.event, spec.type, roots):
                 raise _err(spec, where, f"通知“{notice.event}”没有模板：应有 templates/{spec.type}/{notice.event}.j2")
             if not plan.recipients.get(notice.event):

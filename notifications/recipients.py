@@ -1,9 +1,12 @@
-"""Who is told of what (DOMAIN.md §5–§6): the events a case change raises and their recipients.
+"""Who is told of what (DOMAIN.md §5–§6): the notices a case change sends and their recipients.
 
-``events_for`` maps one written change to notification events; ``recipients`` resolves each
-event's rules — a relation's unit (lead, co-units, town, review department, the responsible unit
-of the clock), a role (the office's dispatchers, the convenors), the executor units of open
-items, the case's creator — to active users, read in the change's own transaction.
+Both come from the case type's plan (``notifications.plan``: its definition's ``notifications:``
+section over the engine's defaults). ``events_for`` maps one written change to notices;
+``recipients`` resolves each notice's rules — a relation's unit (lead, co-units, town, review
+department, a relation the definition adds, the responsible unit of the clock, every unit
+involved), a role across units (the office's dispatchers, the convenors), a fixed department, the
+executor units of open items, the unit ruling on an item, the case's creator — to active users,
+read in the change's own transaction.
 """
 
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from notifications.plan import Recipient as Rule
 from workflow.obligations import owed
 
 USERS = User.__table__
+
 
 @dataclass(frozen=True)
 class Recipient:

@@ -1005,7 +1005,9 @@ class TemplateStore:
             _compiled, problems = self._load_file(name, path, origin, case_type=case_type)
             current = self._typed.get((case_type, name))
             in_force = current is not None and current.path == path and not problems
-            results.append(CheckResult(f"{case_type}/{name}", "type" if origin == "type" else origin, path, problems, in_force))
+            results.append(
+                CheckResult(f"{case_type}/{name}", "type" if origin == "type" else origin, path, problems, in_force)
+            )
         return results
 
     # -- overrides ---------------------------------------------------------------------------

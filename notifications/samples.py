@@ -96,6 +96,7 @@ _PEOPLE: dict[str, dict[str, str]] = {
     },
 }
 
+
 def _case(base: dict[str, Any], level: str = "normal", **changes: Any) -> dict[str, Any]:
     case = copy.deepcopy(base)
     case.update(changes)
@@ -228,7 +229,10 @@ def _bulletin() -> list[tuple[str, dict[str, Any]]]:
             {"bulletin": bulletin, "recipient": dict(_PEOPLE["convenor"]), "office": dict(OFFICE)},
         ),
         ("空周", {"bulletin": quiet, "recipient": dict(_PEOPLE["office"]), "office": dict(OFFICE)}),
-        ("成员单位（本单位情况在前）", {"bulletin": {**bulletin, "own": own}, "recipient": dict(_PEOPLE["power_handler"]), "office": dict(OFFICE)}),
+        (
+            "成员单位（本单位情况在前）",
+            {"bulletin": {**bulletin, "own": own}, "recipient": dict(_PEOPLE["power_handler"]), "office": dict(OFFICE)},
+        ),
     ]
 
 
@@ -242,14 +246,17 @@ _TOWN_KEYS = ("found_week", "found_year", "banned", "rectified", "clearing_done"
 
 def _town(unit: str, name: str, *figures: int) -> dict[str, Any]:
     values = dict(zip(_TOWN_KEYS, figures, strict=True))
-    return {"unit": unit, "unit_name": name, **values, "clearing": f"{values['clearing_done']}/{values['clearing_owed']}"}
+    return {
+        "unit": unit,
+        "unit_name": name,
+        **values,
+        "clearing": f"{values['clearing_done']}/{values['clearing_owed']}",
+    }
 
 
 def _timely(unit: str, name: str, item: str, *figures: Any) -> dict[str, Any]:
     keys = ("owed", "done", "done_week", "on_time", "on_time_rate", "overdue_now", "avg_days")
     return {"unit": unit, "unit_name": name, "item": item, **dict(zip(keys, figures, strict=True))}
-
-
 
 
 # --- per-type samples -----------------------------------------------------------------------
@@ -343,7 +350,8 @@ def spec_samples(spec: WorkflowSpec, event: EventSpec) -> list[tuple[str, dict[s
             fields[name] = "2026-10-19"
         else:
             fields[name] = f"示例{f.label}"
-    title_field = getattr(spec, "title_field", None) or ("title" if "title" in spec.fields else plan.subject.field)
+    title_field = getattr(spec, "title_field", None)
+    title_field = title_field if title_field in spec.fields else plan.subject.field
     number = f"{spec.number_prefix}-2026-00001"
     case = {
         "number": number, "type": spec.type, "type_label": spec.name,
