@@ -4,3 +4,14 @@ transaction, the dispatcher that delivers it, and the delivery channels.
 Layering: this package sits beside ``cases`` (it may import ``workflow`` and read the case
 tables through ``cases.models``); the composition root connects the case service to the outbox.
 """
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    """``notifications.check_definition`` (see ``notifications.plan``), imported on first use."""
+    if name == "check_definition":
+        from notifications.plan import check_definition
+
+        return check_definition
+    raise AttributeError(name)
