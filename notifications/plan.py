@@ -208,7 +208,7 @@ def _recipient(spec: WorkflowSpec, raw: Any, key: str) -> Recipient:
 
 def _parse(spec: WorkflowSpec) -> NotificationPlan:
     section = _mapping(spec, spec.sections.get("notifications"), "")
-    unknown = set(section) - {"subject", "events", "on", "signals", "recipients"}
+    unknown = set(section) - {"subject", "events", "triggers", "signals", "recipients"}
     if unknown:
         raise _err(spec, sorted(unknown)[0], "不认识的键；可用：subject、events、on、signals、recipients")
     own: dict[str, EventSpec] = {}
@@ -220,8 +220,8 @@ def _parse(spec: WorkflowSpec) -> NotificationPlan:
             raise _err(spec, f"events.{name}.label", "每个自有通知都要有中文名称（label）")
         own[str(name)] = EventSpec(str(name), raw["label"].strip(), bool(raw.get("urgent", False)))
     on = dict(DEFAULT_ON)
-    for trigger, raw in _mapping(spec, section.get("on"), "on").items():
-        on[str(trigger)] = tuple(_notice(spec, n, f"on.{trigger}[{i}]") for i, n in enumerate(_list(spec, raw, "")))
+    for trigger, raw in _mapping(spec, section.get("triggers"), "triggers").items():
+        on[str(trigger)] = tuple(_notice(spec, n, f"triggers.{trigger}[{i}]") for i, n in enumerate(_list(spec, raw, "")))
     signals = {
         str(name): tuple(_notice(spec, n, f"signals.{name}[{i}]") for i, n in enumerate(_list(spec, raw, "")))
         for name, raw in _mapping(spec, section.get("signals"), "signals").items()
@@ -269,12 +269,12 @@ def check_definition(
     plan = plan_of(spec)
     section = _mapping(spec, spec.sections.get("notifications"), "")
     known_triggers = (*spec.triggers, *ENGINE_TRIGGERS, ANY_TRIGGER)
-    for trigger in _mapping(spec, section.get("on"), "on"):
+    for trigger in _mapping(spec, section.get("triggers"), "triggers"):
         if trigger not in known_triggers:
             allowed = "、".join((*spec.triggers, *ENGINE_TRIGGERS))
-            raise _err(spec, f"on.{trigger}", f'本定义没有触发动作“{trigger}”；可选：{allowed}，或 "*"（其余动作）')
+            raise _err(spec, f"triggers.{trigger}", f'本定义没有触发动作“{trigger}”；可选：{allowed}，或 "*"（其余动作）')
     roots = template_roots(template_dirs)
-    declared = [(f"on.{t}", plan.on.get(t, ())) for t in _mapping(spec, section.get("on"), "on")]
+    declared = [(f"triggers.{t}", plan.on.get(t, ())) for t in _mapping(spec, section.get("triggers"), "triggers")]
     declared += [(f"signals.{s}", plan.signals[s]) for s in _mapping(spec, section.get("signals"), "signals")]
     for key, notices in declared:
         for i, notice in enumerate(notices):

@@ -47,7 +47,7 @@ notifications:
   subject: {label: 企业, field: enterprise_name}
   events:
     visit_scheduled: {label: 走访安排通知, urgent: true}
-  on:
+  triggers:
     schedule: [visit_scheduled]
   recipients:
     visit_scheduled: [{role: dispatcher}, {role: handler, unit: town}]

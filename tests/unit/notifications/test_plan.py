@@ -61,12 +61,12 @@ def test_a_type_without_a_section_gets_the_engine_defaults(tmp_path) -> None:
 
 
 BROKEN = [
-    ("notifications:\n  on:\n    approve: [closed]\n", "notifications.on.approve", "没有触发动作"),
-    ("notifications:\n  on:\n    finish: [nothing_like_it]\n", "notifications.on.finish[0]", "未知通知"),
+    ("notifications:\n  triggers:\n    approve: [closed]\n", "notifications.triggers.approve", "没有触发动作"),
+    ("notifications:\n  triggers:\n    finish: [nothing_like_it]\n", "notifications.triggers.finish[0]", "未知通知"),
     (
-        "notifications:\n  events:\n    visit_done: {label: 走访办结通知}\n  on:\n    finish: [visit_done]\n"
+        "notifications:\n  events:\n    visit_done: {label: 走访办结通知}\n  triggers:\n    finish: [visit_done]\n"
         "  recipients:\n    visit_done: [{role: dispatcher}]\n",
-        "notifications.on.finish[0]",
+        "notifications.triggers.finish[0]",
         "没有模板",
     ),
     (
@@ -85,11 +85,11 @@ BROKEN = [
         "未知部门",
     ),
     (
-        "notifications:\n  on:\n    finish: [{event: closed, dest: archived}]\n",
-        "notifications.on.finish[0].dest",
+        "notifications:\n  triggers:\n    finish: [{event: closed, dest: archived}]\n",
+        "notifications.triggers.finish[0].dest",
         "没有状态",
     ),
-    ("notifications:\n  on:\n    finish: [returned]\n", "notifications.on.finish[0]", "没有收件人"),
+    ("notifications:\n  triggers:\n    finish: [returned]\n", "notifications.triggers.finish[0]", "没有收件人"),
     ("notifications:\n  subject: {label: 企业, field: enterprise_name}\n", "notifications.subject.field", "没有字段"),
     ("notifications:\n  whom: []\n", "notifications.whom", "不认识的键"),
     ("notifications:\n  events:\n    closed: {label: 销号}\n", "notifications.events.closed", "共用事件"),
@@ -105,7 +105,7 @@ def test_a_broken_section_is_refused_with_file_and_key(tmp_path, section: str, k
 
 
 def test_a_types_own_notice_with_its_template_passes_and_renders(tmp_path) -> None:
-    section = ("notifications:\n  events:\n    visit_done: {label: 走访办结通知}\n  on:\n    finish: [visit_done]\n"
+    section = ("notifications:\n  events:\n    visit_done: {label: 走访办结通知}\n  triggers:\n    finish: [visit_done]\n"
                "  recipients:\n    visit_done: [{role: handler, unit: town}]\n")  # fmt: skip
     spec, _ = _spec(tmp_path, section)
     templates = tmp_path / "templates"
