@@ -33,10 +33,10 @@ from cases.definitions import Definitions
 from cases.evidence import EvidenceStore
 from ledger.annotate import annotated_copy
 from ledger.catalog import Catalog
+from ledger.context import Planned
 from ledger.definition import check_definition
 from ledger.export import LedgerExport
 from ledger.importer import LedgerImport
-from ledger.replay import Planned
 from ledger.report import ImportReport, LedgerRejected, Problem, Progress
 from ledger.template import write_template
 from ledger.workbook import atomic_file

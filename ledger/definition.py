@@ -187,7 +187,10 @@ def _shaped(s: _Section, where: str, key: str, base: Column | None, options: dic
     if base is None:
         if not kinds:
             allowed = ", ".join(c for c in derived_columns_keys(spec))
-            raise s.fail(where, f"未知列“{key}”；可用由定义导出的列（{allowed}），或用 date_of / input_of / all_items_of / flag 声明新列")
+            raise s.fail(
+                where,
+                f"未知列“{key}”；可用由定义导出的列（{allowed}），或用 date_of / input_of / all_items_of / flag 声明新列",
+            )
         if key in spec.fields:
             raise s.fail(where, f"新列不能与字段“{key}”同名")
         base = _new_column(s, where, key, kinds[0], options)
@@ -365,7 +368,11 @@ def _duplicates(s: _Section, raw: Any, columns: tuple[Column, ...]) -> Duplicate
     body = s.mapping(raw, "duplicates")
     for name in body:
         s.known(str(name), ["fields", "column", "what"], "键", f"duplicates.{name}")
-    fields = s.names(body["fields"], "duplicates.fields") if "fields" in body else tuple(getattr(s.spec, "duplicate_key", ()))
+    fields = (
+        s.names(body["fields"], "duplicates.fields")
+        if "fields" in body
+        else tuple(getattr(s.spec, "duplicate_key", ()))
+    )
     if not fields:
         raise s.fail("duplicates", "定义没有重复判定字段（duplicate_key），请写 fields")
     for name in fields:

@@ -108,7 +108,11 @@ def derived_columns(spec: WorkflowSpec) -> tuple[Column, ...]:
             cols.append(Column(f"item:{item.key}", f"{item.label}日期", role="item", item=item.key, kind="date",
                                width=12, help=DATE_HELP))  # fmt: skip
             for name in item.required:
-                key = name if name not in taken and name not in spec.fields.keys() & registration else f"item:{item.key}.{name}"
+                key = (
+                    name
+                    if name not in taken and name not in spec.fields.keys() & registration
+                    else f"item:{item.key}.{name}"
+                )
                 taken.add(key)
                 cols.append(_column_of_field(key, spec.fields[name], role="item_input", field=name, item=item.key))
     return (*cols, *TAIL)

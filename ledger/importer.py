@@ -36,9 +36,9 @@ from cases.definitions import Definitions
 from cases.evidence import EvidenceStore
 from ledger.catalog import Catalog
 from ledger.cells import EXAMPLE_MARK, as_text, blank, fold, loose
+from ledger.context import ImportContext, MemoCalendar, Planned, is_open
 from ledger.definition import LedgerDefinition
 from ledger.planner import RowPlanner
-from ledger.replay import ImportContext, MemoCalendar, Planned, is_open
 from ledger.report import ImportReport, Problem, Progress
 from ledger.sheet import BACKGROUND_XML_BYTES, Layout, LedgerSheet, largest_sheet_bytes
 from workflow.calendar import WorkingCalendar
@@ -145,7 +145,9 @@ class LedgerImport:
             total = max(0, source.size_hint - layout.header_row) if source.size_hint else None
             with self.db.read() as conn:
                 calendar = MemoCalendar(self.calendar(conn))
-                ctx = ImportContext(definition, self.catalog, rulebook, actor, layout, report, calendar, self.clock.now())
+                ctx = ImportContext(
+                    definition, self.catalog, rulebook, actor, layout, report, calendar, self.clock.now()
+                )
                 ctx.open_keys = self._open_keys(conn, definition)
                 ctx.unstaffed = set(staffing.unstaffed(conn, self.org.codes()))
                 plans = self._plan_rows(conn, RowPlanner(ctx), source.rows(), layout, report, progress, total)
@@ -395,7 +397,9 @@ class LedgerImport:
         unit_rows, obligation_rows = [], []
         for case_id, row, (rulebook, wanted) in zip(ids, case_rows, owed_by_plan, strict=True):
             unit_rows += [{"case_id": case_id, "unit": u, "waiting": w} for u, w in row["flags"]["units"].items()]
-            obligation_rows += obligations.opening_rows(rulebook, {**row, "id": case_id}, wanted, "import", now, calendar)
+            obligation_rows += obligations.opening_rows(
+                rulebook, {**row, "id": case_id}, wanted, "import", now, calendar
+            )
         if unit_rows:
             conn.execute(insert(repo.UNITS), unit_rows)
         if obligation_rows:

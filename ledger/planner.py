@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.cells import LOST_DIGITS, CellError, as_text, fold, loose, lossy, read_code, read_date
+from ledger.context import ImportContext, Planned, RowFault, is_open
 from ledger.model import Column
-from ledger.replay import ImportContext, Planned, Replay, RowFault, is_open
+from ledger.replay import Replay
 from ledger.report import Problem
 from workflow.clock import SHANGHAI
 from workflow.errors import InvalidInput
@@ -93,14 +94,14 @@ class RowPlanner:
                 problems.append(found)
             replay.quiet = True  # what the walk did not reach is no contradiction of its own
         problems += replay.leftovers() + replay.unstaffed()
-        key = self._duplicate(row, inputs, replay, problems)
+        duplicate_key = self._duplicate(row, inputs, replay, problems)
         number = self._number(row, parsed, raw_of, problems)
         if problems:
             return None, _unique(problems)
         year = replay.created_at.astimezone(SHANGHAI).year
         if number is not None:
             year = int(number.split("-")[1])
-        return replay.planned(number, year, key), []
+        return replay.planned(number, year, duplicate_key), []
 
     def _registration(self, row: int, parsed: dict[str, Any], raw_of: dict[str, Any], problems: list[Problem],
                       unreadable: set[str]) -> tuple[dict[str, Any], bool]:  # fmt: skip
@@ -185,4 +186,3 @@ def _read_uscc(raw: Any) -> str:
 def _integer(raw: Any) -> Any:
     text = fold(as_text(raw))
     return int(text) if text.isdigit() else text
-

@@ -13,8 +13,17 @@ from typing import Any
 import pytest
 from api_support import DATABASES, ApiEnv, client_for, drop_pg_database, new_pg_database, password_hash, start_server
 from cli_support import OFFICE, Cli, assert_error_document, assert_ok, assert_refused
-from helpers import ENTERPRISE, SITE, START, build_app, new_enterprise_case, new_site_case, standard_actors
-from helpers import walk_enterprise_to, walk_site_to
+from helpers import (
+    ENTERPRISE,
+    SITE,
+    START,
+    build_app,
+    new_enterprise_case,
+    new_site_case,
+    standard_actors,
+    walk_enterprise_to,
+    walk_site_to,
+)
 from ledger_probe import PROBE, PROBE_COLUMNS, PROBE_NAME, probe_config
 from openpyxl import load_workbook
 
@@ -223,7 +232,9 @@ def test_adding_a_type_leaves_the_shipped_ledgers_cell_for_cell(tmp_path: Path) 
         walk_enterprise_to(plain, new_enterprise_case(plain, actors.dispatcher)["number"], "follow_up")
         walk_site_to(plain, new_site_case(plain)["number"], "acceptance", "rectify")
         walk_site_to(plain, new_site_case(plain, site_name="另一处加工点")["number"], "closed", "ban")
-        probed = build_app(url, tmp_path / "data", clock=FixedClock(START), config_dir=probe_config(tmp_path / "config"))
+        probed = build_app(
+            url, tmp_path / "data", clock=FixedClock(START), config_dir=probe_config(tmp_path / "config")
+        )
         try:
             assert PROBE in probed.definitions.types and PROBE not in plain.definitions.types
             for case_type in (ENTERPRISE, SITE):
