@@ -2,6 +2,7 @@
 walked through the service on SQLite and PostgreSQL: every tier boundary and 亩均 class, the cap,
 refusal at registration and by a reviewer, 一事一议, the publicity ending by itself, payment."""
 
+import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -9,10 +10,26 @@ from pathlib import Path
 import pytest
 
 from cases.models import Case
-from helpers import count_rows, photo, standard_actors
+from helpers import build_app, count_rows, photo, standard_actors
 from workflow.errors import GuardFailed, PermissionDenied
 
 TYPE = "tech_subsidy"
+DEFINITION = Path(__file__).resolve().parents[2] / "config" / "proposed" / "tech_subsidy.yaml"
+
+
+@pytest.fixture()
+def app(database_url, data_dir, clock, tmp_path):
+    """An app whose configuration adds the subsidy (staged in config/proposed/ until every
+    consumer's suite runs with a third shipped type)."""
+    workflows = tmp_path / "config" / "workflows"
+    workflows.mkdir(parents=True)
+    shutil.copy(DEFINITION, workflows / DEFINITION.name)
+    application = build_app(database_url, data_dir, clock=clock, config_dir=tmp_path / "config")
+    try:
+        application.migrate()
+        yield application
+    finally:
+        application.close()
 
 
 def fields(investment: str, mu_class: str = "A", in_statistics: str = "yes") -> dict[str, str]:
