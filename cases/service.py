@@ -185,6 +185,9 @@ class CaseService:
                 payload["views"] = {name: draft.flags.get(name) for name in decision.transition.cites}
             if draft.signals:
                 payload["signals"] = list(draft.signals)
+            computed = _computed_changes(rulebook, row["fields"] or {}, draft.fields)
+            if computed:  # the history shows a recomputed amount with the inputs it follows from
+                payload["computed"] = computed
             internal = decision.transition.dest is None
             calendar = self.calendar(conn)
             clock = supervision.after_decision(rulebook.spec, draft, row, decision.from_state, internal, now, calendar)
@@ -498,3 +501,9 @@ class CaseService:
                 if ladder.rank(ladder.LEVEL_OF_TRIGGER[t]) > ladder.rank(row["ladder_level"])
             ]  # fmt: skip
         return view
+
+
+def _computed_changes(rulebook: Rulebook, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The computed fields a decision changed (a 一事一议 amount once the convenors set it)."""
+    names = [n for n, f in rulebook.spec.fields.items() if f.compute is not None]
+    return {n: after.get(n) for n in names if before.get(n) != after.get(n)}

@@ -77,7 +77,7 @@ class UserService:
         if not USERNAME.match(username):
             raise InvalidInput("username", "用户名须为2–64位字母、数字、点、下划线或连字符，以字母或数字开头")
         dept = self.org.resolve(department, "department")
-        role_set = check_roles(roles)
+        role_set = check_roles(roles, allowed=self.org.roles)
         if password is not None:
             check_password_strength(password)
             password_hash = hash_password(password)

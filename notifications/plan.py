@@ -7,7 +7,7 @@ A section looks like this (every key optional)::
       subject: {label: 企业, field: enterprise_name, kind: organisation}   # who/what a case is about
       events:                         # the type's own notices; templates in templates/<type>/
         granted: {label: 拨付通知, urgent: false}
-      on:                             # trigger → notices, in order
+      triggers:                       # trigger → notices, in order (``create``: registration)
         assign: [assigned]
         close: [{event: closed, closed: true}]           # only when it arrives in a closed state
         fail_acceptance: [{event: item_request, dest: clearing}]   # only on that branch
@@ -28,7 +28,7 @@ ecology}``), or ``creator`` (the user who registered the case).
 The engine's defaults need no section: the ladder's steps go to the responsible unit, item
 declarations and reports to the unit that rules on them and the rulings back to the executor,
 and a change that brings a case into a closed state (``StateSpec.is_closed``) to the units
-involved and the creator. Nothing else is sent unless the type says so. A section's ``on``,
+involved and the creator. Nothing else is sent unless the type says so. A section's ``triggers``,
 ``signals`` and ``recipients`` entries replace the default of the same key.
 
 ``check_definition`` refuses a section naming an unknown trigger, state, event, template,
@@ -51,7 +51,8 @@ from workflow.spec import WorkflowSpec
 ANY_TRIGGER = "*"
 ITEM_TRIGGERS = ("complete_item", "waive_item", "approve_waiver", "reject_waiver", "confirm_item", "reject_item")
 """The engine's own triggers on a checklist item (``cases.service``)."""
-ENGINE_TRIGGERS = (*TRIGGER_OF.values(), *ITEM_TRIGGERS)
+ENGINE_TRIGGERS = ("create", *TRIGGER_OF.values(), *ITEM_TRIGGERS)
+"""Triggers the engine fires besides a definition's: registration, the ladder's steps, items."""
 ENGINE_RELATIONS = ("responsible", "executors", "item_decider", "item_executor", "involved")
 """Relations the engine resolves itself, besides a definition's unit relations."""
 SUBJECT_KINDS = ("organisation", "place")
@@ -195,8 +196,8 @@ def _recipient(spec: WorkflowSpec, raw: Any, key: str) -> Recipient:
     if unknown:
         raise _err(spec, f"{key}.{sorted(unknown)[0]}", "不认识的键；可用：role、unit、department，或写 creator")
     role = raw.get("role")
-    if role not in ROLES:
-        raise _err(spec, f"{key}.role", f"未知角色“{role}”；可选：{'、'.join(ROLES)}")
+    if not isinstance(role, str) or not role.isidentifier():
+        raise _err(spec, f"{key}.role", f"未知角色“{role}”；可选：{'、'.join(ROLES)}，或 departments.yaml 中增加的角色")
     unit, department = raw.get("unit"), raw.get("department")
     if unit is not None and department is not None:
         raise _err(spec, key, "unit 与 department 只能写一个")
@@ -210,7 +211,7 @@ def _parse(spec: WorkflowSpec) -> NotificationPlan:
     section = _mapping(spec, spec.sections.get("notifications"), "")
     unknown = set(section) - {"subject", "events", "triggers", "signals", "recipients"}
     if unknown:
-        raise _err(spec, sorted(unknown)[0], "不认识的键；可用：subject、events、on、signals、recipients")
+        raise _err(spec, sorted(unknown)[0], "不认识的键；可用：subject、events、triggers、signals、recipients")
     own: dict[str, EventSpec] = {}
     for name, raw in _mapping(spec, section.get("events"), "events").items():
         raw = _mapping(spec, raw, f"events.{name}")
@@ -294,6 +295,9 @@ def check_definition(
             raise _err(spec, f"recipients.{event}", f"未知通知“{event}”；可选：{'、'.join(plan.events)}")
     for event, rules in plan.recipients.items():
         for i, rule in enumerate(rules):
+            known_roles = org.roles if org is not None else ROLES
+            if rule.role is not None and rule.role not in known_roles:
+                raise _err(spec, f"recipients.{event}[{i}].role", f"未知角色“{rule.role}”；可选：{'、'.join(known_roles)}")
             if rule.department is not None and org is not None and org.find(rule.department) is None:
                 raise _err(spec, f"recipients.{event}[{i}].department", f"未知部门“{rule.department}”")
     for name in plan.own_events:

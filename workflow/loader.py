@@ -14,7 +14,7 @@ from typing import Any
 from workflow import loader_rules, rules
 from workflow.durations import Duration
 from workflow.errors import DefinitionError
-from workflow.org import ROLES, SYSTEM_ROLE, Organisation
+from workflow.org import SYSTEM_ROLE, Organisation
 from workflow.reader import Reader as _Reader
 from workflow.spec import (
     FIELD_TYPES,
@@ -282,7 +282,7 @@ def _actors(r: _Reader, raw: Any, key: str) -> tuple[ActorRule, ...]:
     for i, item in enumerate(raw):
         data = r.mapping(item, f"{key}[{i}]")
         r.only_keys(data, {"role", "unit", "department"}, f"{key}[{i}]")
-        role = r.one(data.get("role"), (*ROLES, SYSTEM_ROLE), f"{key}[{i}].role", "role")
+        role = r.one(data.get("role"), (*r.org.roles, SYSTEM_ROLE), f"{key}[{i}].role", "role")
         unit, department = data.get("unit"), data.get("department")
         if unit is not None:
             r.known([unit], r.relations, f"{key}[{i}].unit", "unit relation")
@@ -575,7 +575,7 @@ def _obligations(
             if states[state].terminal:
                 r.fail(f"{key}.states", f"{state!r} is terminal: nothing is owed there")
         roles = r.names(data.get("roles"), f"{key}.roles") or (("dispatcher",) if unit == "office" else ("handler",))
-        r.known(roles, ROLES, f"{key}.roles", "role")
+        r.known(roles, r.org.roles, f"{key}.roles", "role")
         after = r.names(data.get("after"), f"{key}.after")
         for first in after:
             if not first.isidentifier():

@@ -23,7 +23,10 @@ ROLES: tuple[str, ...] = (
     "convenor",
     "admin",
 )
-"""The roles of DOMAIN.md §1; ``system`` is the scheduler's own actor and no user's role."""
+"""The roles of DOMAIN.md §1 that the product itself relies on (who dispatches, who sees all,
+who administers); ``departments.yaml`` may add roles of its own under ``roles:`` (a 专家 who
+only scores), which definitions then name like any other. ``system`` is the scheduler's own
+actor and no user's role."""
 SYSTEM_ROLE = "system"
 KINDS = ("unit", "street", "town", "park")
 LOCAL_KINDS = ("street", "town", "park")
@@ -77,6 +80,11 @@ class Organisation:
                 index[key] = dept
         object.__setattr__(self, "_index", index)
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Every role a user may hold: the product's own and those ``departments.yaml`` adds."""
+        return (*ROLES, *(r for r in self.role_names if r not in ROLES))
+
     def get(self, code: str) -> Department:
         """The department with this exact code (codes are validated elsewhere)."""
         dept = self._index.get(code)
@@ -117,12 +125,13 @@ def _kind_words(kinds: tuple[str, ...]) -> str:
     return named[0] if len(named) == 1 else "、".join(named[:-1]) + "或" + named[-1]
 
 
-def check_roles(roles: Iterable[str], field: str = "role") -> frozenset[str]:
+def check_roles(roles: Iterable[str], field: str = "role", allowed: Iterable[str] = ROLES) -> frozenset[str]:
     """The roles as a set, or ``InvalidInput`` naming the unknown one and the allowed ones."""
     result = frozenset(r.strip() for r in roles)
+    known = tuple(allowed)
     for role in result:
-        if role not in ROLES:
-            raise InvalidInput(field, f"未知角色“{role}”；可选：{', '.join(ROLES)}")
+        if role not in known:
+            raise InvalidInput(field, f"未知角色“{role}”；可选：{', '.join(known)}")
     if not result:
         raise InvalidInput(field, "至少需要一个角色")
     return result
@@ -165,7 +174,11 @@ def organisation_from_data(data: Any, file: str) -> Organisation:
     if office not in codes:
         raise DefinitionError(file, "office", f"unknown department {office!r}")
     role_names = data.get("roles") or {}
-    for role in role_names:
-        if role not in ROLES:
-            raise DefinitionError(file, f"roles.{role}", f"unknown role; allowed: {ROLES}")
+    if not isinstance(role_names, dict):
+        raise DefinitionError(file, "roles", "expected a mapping role → Chinese name")
+    for role, label in role_names.items():
+        if not isinstance(role, str) or not role.isidentifier() or role == SYSTEM_ROLE:
+            raise DefinitionError(file, f"roles.{role}", "a role is an identifier (letters, digits, _), not system")
+        if not isinstance(label, str) or not label.strip():
+            raise DefinitionError(file, f"roles.{role}", "each role needs its Chinese name, e.g. expert: 评审专家")
     return Organisation(tuple(departments), office, dict(role_names), file)

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from notifications.events import EVENTS
 from web.ui.routes import is_htmx, redirect, render
-from web.ui.session import ALL_ROLES, Page, check_csrf, current_page
+from web.ui.session import Page, check_csrf, current_page
 from workflow.clock import SHANGHAI
 from workflow.errors import CaseflowError, InvalidInput, PermissionDenied
 
@@ -45,7 +45,7 @@ def _users_context(page: Page, values: dict[str, Any], errors: dict[str, str], m
 
     return {
         "title": "用户与角色", "active": "admin", "tab": "users", "users": page.app.users.all(),
-        "roles": [(r, page.app.org.role_names.get(r, r)) for r in ALL_ROLES], "groups": department_groups(page.app.org),
+        "roles": [(r, page.app.org.role_names.get(r, r)) for r in page.app.org.roles], "groups": department_groups(page.app.org),
         "values": values, "errors": errors, "message": message,
     }  # fmt: skip
 

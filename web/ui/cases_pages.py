@@ -252,7 +252,8 @@ def _history(page: Page, rulebook: Rulebook, events: list[dict[str, Any]], users
             what = f"{what}：{labels.get(payload['item'], payload['item'])}"
         person = users.get(e["actor"])
         fields = [(spec.fields[k].label if k in spec.fields else ("督办理由" if k == "reason" else k), value_text(spec, org, k, v))
-                  for k, v in (payload.get("fields") or {}).items() if e["trigger"] != "create"]  # fmt: skip
+                  for k, v in {**(payload.get("fields") or {}), **(payload.get("computed") or {})}.items()
+                  if e["trigger"] != "create"]  # fmt: skip
         if payload.get("decision") and payload.get("reason"):
             fields.append(("理由", payload["reason"]))
         for name, given in (payload.get("views") or {}).items():

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from web.ui.labels import VALUE_LABELS, department_groups, item_labels
+from web.ui.labels import department_groups, value_labels
 from workflow.org import Organisation
 from workflow.spec import FieldSpec, WorkflowSpec
 
@@ -44,8 +44,7 @@ class Widget:
 
 
 def _option_label(spec: WorkflowSpec, name: str, value: str) -> str:
-    labels = VALUE_LABELS.get(name) or (item_labels(spec) if name == "items" else {})
-    label = labels.get(value, value)
+    label = value_labels(spec, name).get(value, value)
     for state in spec.states.values():  # a class picks a clock length: say which
         clock = state.clock
         if clock is not None and clock.by_field == name and value in clock.durations:

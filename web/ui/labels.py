@@ -11,11 +11,8 @@ from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
 from workflow.org import Organisation
 from workflow.spec import WorkflowSpec
 
-VALUE_LABELS: dict[str, dict[str, str]] = {
-    "class": {"simple": "简单", "general": "一般", "complex": "复杂"},
-    "result": {"resolved": "已解决", "partially_resolved": "部分解决", "explained": "已解释说明"},
-    "category": {"ban": "取缔关闭", "rectify": "整顿规范"},
-}
+FLAG_LABELS: dict[str, dict[str, str]] = {"category": {"ban": "取缔关闭", "rectify": "整顿规范"}}
+"""Labels of the values the vocabulary's effects write into case flags (``set_category_ban``)."""
 LEVEL_CSS = {"normal": "normal", "warned": "blue", "overdue": "yellow", "supervised": "orange", "listed": "red"}
 SYSTEM_TRIGGERS = ENGINE_TRIGGER_LABELS
 KIND_GROUPS = (("unit", "成员单位"), ("street", "街道"), ("town", "镇"), ("park", "园区"))
@@ -62,13 +59,24 @@ def item_labels(spec: WorkflowSpec) -> dict[str, str]:
     return {key: item.label for c in spec.checklists.values() for key, item in c.items.items()}
 
 
+def value_labels(spec: WorkflowSpec, name: str) -> dict[str, str]:
+    """How the values of field (or flag) ``name`` read: the choices' labels of the definition, a
+    list of checklist items by their labels, a flag's values by the vocabulary's words."""
+    field = spec.fields.get(name)
+    if field is not None and field.choice_labels:
+        return dict(field.choice_labels)
+    if field is not None and field.type in ("choice_list", "text_list"):
+        return item_labels(spec)
+    return FLAG_LABELS.get(name, {})
+
+
 def value_text(spec: WorkflowSpec, org: Organisation, name: str, value: Any) -> str:
     """A stored field value as people read it."""
     if value is None or value == "" or value == []:
         return "—"
     field = spec.fields.get(name)
     kind = field.type if field else ""
-    labels = VALUE_LABELS.get(name) or (item_labels(spec) if name in ("items", "redo_items") else {})
+    labels = value_labels(spec, name)
     if kind == "yes_no":
         return "是" if value == "yes" else "否"
     if kind in ("department", "department_list"):
