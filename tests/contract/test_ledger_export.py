@@ -213,7 +213,7 @@ def test_round_trip_export_import_export_gives_the_same_workbook(
     populate(app, actors, clock)
     first = tmp_path / "first.xlsx"
     exported = service(app).export_ledger(first)
-    assert [(s["sheet"], s["rows"]) for s in exported["sheets"]] == [("企业问题", 8), ("散乱污整治", 8)]
+    assert [(s["sheet"], s["rows"]) for s in exported["sheets"]] == [("企业问题", 8), ("散乱污整治", 8), ("技改设备补助", 0)]
 
     office = standard_actors(empty_app).dispatcher
     add_finance_handler(empty_app)
@@ -226,8 +226,8 @@ def test_round_trip_export_import_export_gives_the_same_workbook(
     ledger.export_ledger(second)
 
     before, after = values(first), values(second)
-    assert list(before) == list(after) == ["企业问题", "散乱污整治"]
-    for sheet in before:
+    assert list(before) == list(after) == ["企业问题", "散乱污整治", "技改设备补助"]
+    for sheet in ("企业问题", "散乱污整治"):
         assert len(before[sheet]) == 9
         for row_before, row_after in zip(before[sheet], after[sheet], strict=True):
             assert row_before == row_after
@@ -288,14 +288,14 @@ def test_filters_by_state_and_department(app: App, actors: Actors, clock: FixedC
     by_state = ledger.export_ledger(tmp_path / "a.xlsx", case_type=ENTERPRISE, state="已交办·待签收")
     assert by_state["rows"] == 1
     by_key = ledger.export_ledger(tmp_path / "b.xlsx", state="closed")  # both types have a closed state
-    assert [(s["sheet"], s["rows"]) for s in by_key["sheets"]] == [("企业问题", 1), ("散乱污整治", 1)]
+    assert [(s["sheet"], s["rows"]) for s in by_key["sheets"]] == [("企业问题", 1), ("散乱污整治", 1)]  # 技改设备补助 has no such state
     only_sites = ledger.export_ledger(tmp_path / "c.xlsx", state="取缔关闭·两断三清实施中")
     assert [s["sheet"] for s in only_sites["sheets"]] == ["散乱污整治"] and only_sites["rows"] == 1
     power = ledger.export_ledger(tmp_path / "d.xlsx", department="市供电公司")
     # lead unit of 6 enterprise problems; the cut_power item of the clearing site is done
-    assert [(s["sheet"], s["rows"]) for s in power["sheets"]] == [("企业问题", 6), ("散乱污整治", 0)]
+    assert [(s["sheet"], s["rows"]) for s in power["sheets"]] == [("企业问题", 6), ("散乱污整治", 0), ("技改设备补助", 0)]
     water = ledger.export_ledger(tmp_path / "w.xlsx", department="water")
-    assert [(s["sheet"], s["rows"]) for s in water["sheets"]] == [("企业问题", 0), ("散乱污整治", 1)]  # open 断水
+    assert [(s["sheet"], s["rows"]) for s in water["sheets"]] == [("企业问题", 0), ("散乱污整治", 1), ("技改设备补助", 0)]  # open 断水
     town = ledger.export_ledger(tmp_path / "e.xlsx", case_type=SITE, department="kongcheng")
     assert town["rows"] == 8
     from workflow.errors import InvalidInput

@@ -2,34 +2,18 @@
 walked through the service on SQLite and PostgreSQL: every tier boundary and 亩均 class, the cap,
 refusal at registration and by a reviewer, 一事一议, the publicity ending by itself, payment."""
 
-import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import count_rows, photo, standard_actors
+from sqlalchemy import select
 
-from cases.models import Case
-from helpers import build_app, count_rows, photo, standard_actors
+from cases.models import Case, Notification
 from workflow.errors import GuardFailed, PermissionDenied
 
 TYPE = "tech_subsidy"
-DEFINITION = Path(__file__).resolve().parents[2] / "config" / "proposed" / "tech_subsidy.yaml"
-
-
-@pytest.fixture()
-def app(database_url, data_dir, clock, tmp_path):
-    """An app whose configuration adds the subsidy (staged in config/proposed/ until every
-    consumer's suite runs with a third shipped type)."""
-    workflows = tmp_path / "config" / "workflows"
-    workflows.mkdir(parents=True)
-    shutil.copy(DEFINITION, workflows / DEFINITION.name)
-    application = build_app(database_url, data_dir, clock=clock, config_dir=tmp_path / "config")
-    try:
-        application.migrate()
-        yield application
-    finally:
-        application.close()
 
 
 def fields(investment: str, mu_class: str = "A", in_statistics: str = "yes") -> dict[str, str]:
@@ -110,6 +94,24 @@ def test_a_subsidy_is_reviewed_published_and_paid(app, people, clock) -> None:
     paid = app.cases.advance(number, "pay", units["finance"], {"voucher_no": "桐财拨〔2026〕88号"}, evidence=[photo()])
     assert paid["state"] == "paid"
     assert Decimal(app.cases.show(number, actors.dispatcher)["fields"]["amount"]) == Decimal("33.60")
+
+
+def test_the_subsidy_sends_its_own_notices(app, people, clock) -> None:
+    actors, units = people
+    number = app.cases.create(TYPE, actors.collector, fields("600", "A"))["number"]
+    _walk_to_department_review(app, actors, number)
+    app.cases.complete_item(number, "statistics_check", units["statistics"])
+    app.cases.complete_item(number, "sti_review", units["sti"])
+    app.cases.advance(number, "forward_to_finance", actors.dispatcher)
+    app.cases.advance(number, "approve_subsidy", units["finance"])
+    with app.db.read() as conn:
+        rows = conn.execute(select(Notification.event, Notification.recipient, Notification.subject, Notification.body_text)
+                            .where(Notification.case_number == number, Notification.channel == "inapp")).all()  # fmt: skip
+    sent = {(r.event, r.recipient) for r in rows}
+    assert ("application_received", "kongcheng") in sent and ("application_received", "collector") in sent
+    assert ("publicity_started", "dispatcher") in sent and ("publicity_started", "kongcheng") in sent
+    publicity = next(r for r in rows if r.event == "publicity_started")
+    assert publicity.subject.startswith("【公示通知】") and "拟补助36.00万元" in publicity.body_text
 
 
 def test_2000_and_more_is_decided_case_by_case_by_the_convenors(app, people) -> None:
