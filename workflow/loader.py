@@ -104,6 +104,7 @@ def load_workflow_text(text: str, file: str, org: Organisation) -> WorkflowSpec:
         default_review_department=review,
         obligations=_obligations(r, top.get("obligations") or {}, states, checklists),
         opinions=opinions,
+        computed_order=loader_rules.computed_order(r, fields),
         title_field=title_field,
         description=description,
         duplicate_key=duplicate_key,
@@ -177,12 +178,10 @@ def _fields(r: _Reader, raw: Mapping[str, Any], counters: tuple[str, ...]) -> di
                 r.fail(f"{key}.default", f"invalid default: {exc}")
             spec = FieldSpec(**{**spec.__dict__, "default": default})
         fields[name] = spec
-    plain = {n: f for n, f in fields.items() if "compute" not in raw[n]}
-    readable = loader_rules.expression_variables(plain, counters)
+    readable = loader_rules.expression_variables(fields, counters)
     for name, spec in fields.items():
-        fields[name] = loader_rules.computed(r, spec, raw[name], f"fields.{name}", readable)
-        if fields[name].compute is not None:
-            readable[name] = loader_rules.expression_variables({name: spec}, ())[name]
+        others = {k: v for k, v in readable.items() if k != name}
+        fields[name] = loader_rules.computed(r, spec, raw[name], f"fields.{name}", others)
     return fields
 
 
@@ -246,12 +245,20 @@ def _clock(r: _Reader, raw: Any, key: str, fields: Mapping[str, FieldSpec]) -> C
         durations=durations,
         deadline_field=deadline_field,
         default=r.duration(data["default"], f"{key}.default") if "default" in data else None,
-        max=r.duration(data["max"], f"{key}.max") if "max" in data else None,
+        max=_calendar_days(r, data["max"], f"{key}.max") if "max" in data else None,
         anchor=anchor,
         keeps_running=data.get("keeps_running"),
         responsible=responsible,
         on_expiry=data.get("on_expiry", "ladder"),
     )
+
+
+def _calendar_days(r: _Reader, raw: Any, key: str) -> Duration:
+    """The longest deadline a date field may hold, in calendar days (``90d``)."""
+    found = r.duration(raw, key)
+    if found.unit != "d":
+        r.fail(key, f"最长期限须以天计（如 90d），而不是 {found}")
+    return found
 
 
 def _states(r: _Reader, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> dict[str, StateSpec]:

@@ -74,7 +74,8 @@ def expression(r: Reader, raw: Any, key: str, expect: str | None, variables: Map
 
 
 def computed(r: Reader, spec: FieldSpec, data: Mapping[str, Any], key: str, earlier: Mapping[str, str]) -> FieldSpec:
-    """A field with ``compute``: its expression reads the fields and computed fields before it."""
+    """A field with ``compute``: its expression may read every other field and the counters
+    (computed fields are evaluated in dependency order, ``computed_order``)."""
     if "compute" not in data:
         if "places" in data:
             r.fail(f"{key}.places", "只有计算字段（compute）才有小数位数")
@@ -89,6 +90,21 @@ def computed(r: Reader, spec: FieldSpec, data: Mapping[str, Any], key: str, earl
         r.fail(f"{key}.places", "小数位数只用于 decimal 字段，取 0–6")
     found = expression(r, data["compute"], f"{key}.compute", expect, earlier)
     return FieldSpec(**{**spec.__dict__, "compute": found, "places": places})
+
+
+def computed_order(r: Reader, fields: Mapping[str, FieldSpec]) -> tuple[str, ...]:
+    """The computed fields in an order where each comes after those it reads; a cycle is refused."""
+    pending = {n: set(f.compute.names) for n, f in fields.items() if f.compute is not None}
+    order: list[str] = []
+    while pending:
+        ready = [n for n, needs in pending.items() if not needs & set(pending)]
+        if not ready:
+            cycle = "、".join(sorted(pending))
+            r.fail(f"fields.{sorted(pending)[0]}.compute", f"计算字段相互引用，无法确定计算顺序：{cycle}")
+        for name in ready:
+            order.append(name)
+            del pending[name]
+    return tuple(order)
 
 
 def checks(r: Reader, raw: Any, key: str) -> tuple[Check, ...]:

@@ -14,10 +14,10 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from workflow import rules
+from workflow import derived, rules
 from workflow.case import CONFIRMATION, WAIVER, CaseDraft, ItemState
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied, TransitionNotAllowed
-from workflow.expressions import Expression, ExpressionError, rounded
+from workflow.expressions import Expression, ExpressionError
 from workflow.fields import check_inputs, is_blank
 from workflow.org import SYSTEM_ROLE, Actor, Organisation
 from workflow.rules import RuleContext
@@ -286,9 +286,12 @@ class Rulebook:
         transition = self.spec.transitions[chosen[-1]]
         if transition not in permitted:
             raise PermissionDenied(f"“{transition.label}”只能由{self.describe(transition.actors)}执行")
+        entered = derived.deadlines_within_max(self.spec, case, transition, inputs, ctx.today)
         from_state = case.state
         case.signals.clear()
         case.state = holder.state
+        for flag, day in entered.items():
+            case.flags.setdefault(flag, day)
         explicit = {k for k, v in given.items() if not is_blank(v)}
         for name in transition.store:
             # a default never overwrites what the case already holds (e.g. its class)
@@ -302,37 +305,11 @@ class Rulebook:
         return Decision(trigger, from_state, case.state, transition, inputs)
 
     def register(self, case: CaseDraft, inputs: Mapping[str, Any]) -> None:
-        """Check registration's expression guards on ``inputs`` (raise ``GuardFailed`` with the
-        definition's reason) and compute the computed fields of the new case."""
-        values = {**case.fields, **inputs}
-        for check in self.spec.create.checks:
-            try:
-                ok = check.expression.evaluate(values)
-            except ExpressionError as exc:
-                raise GuardFailed("check", str(exc)) from exc
-            if not ok:
-                raise GuardFailed("check", check.message)
-        self.compute(case)
+        """Check registration's expression guards and compute the new case's computed fields."""
+        derived.register(self.spec, case, inputs)
 
     def compute(self, case: CaseDraft) -> None:
-        """Set every computed field from the case's values, in definition order; a field whose
-        expression cannot be evaluated yet (a value it needs is missing) is left out."""
-        for name, field_spec in self.spec.fields.items():
-            if field_spec.compute is None:
-                continue
-            try:
-                value = field_spec.compute.evaluate({**case.fields, **case.counters})
-            except ExpressionError:
-                case.fields.pop(name, None)
-                continue
-            if value is None:  # not known yet (一事一议 before the convenors decide)
-                case.fields.pop(name, None)
-                continue
-            if field_spec.type == "yes_no":
-                value = "yes" if value else "no"
-            elif field_spec.type == "decimal" and value is not None:
-                value = str(rounded(value, field_spec.places if field_spec.places is not None else 2))
-            case.fields[name] = value
+        derived.compute(self.spec, case)
 
     def complete_item(
         self,

@@ -181,6 +181,15 @@ def deadline_clock(spec: WorkflowSpec, field_name: str) -> ClockSpec | None:
     return None
 
 
+def deadline_clocks(spec: WorkflowSpec, field_name: str) -> list[tuple[str, ClockSpec]]:
+    """(state, clock) of every state whose clock keeps its deadline in the field ``field_name``."""
+    return [
+        (name, state.clock)
+        for name, state in spec.states.items()
+        if state.clock is not None and state.clock.deadline_field == field_name
+    ]
+
+
 def longest_days(clock: ClockSpec | None) -> int | None:
     """A deadline field's longest allowed length in calendar days (``max: 90d``), if any."""
     if clock is None or clock.max is None:

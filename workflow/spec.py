@@ -290,6 +290,8 @@ class WorkflowSpec:
     """What each unit owes in each state (the items of the checklists are obligations too)."""
     opinions: Mapping[str, str] = field(default_factory=dict)
     """Case flags that hold a unit's opinion (``findings`` → 属地核查意见), with their labels."""
+    computed_order: tuple[str, ...] = ()
+    """The computed fields, each after the computed fields it reads."""
     title_field: str = "title"
     """The field that names a case in lists, notices and the ledger."""
     description: str = ""

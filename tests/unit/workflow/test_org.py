@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from workflow.errors import DefinitionError, InvalidInput
-from workflow.org import Organisation, organisation_from_data
+from workflow.org import Organisation, check_roles, organisation_from_data
 
 STREETS = {
     "longteng": ("龙腾街道", "340881001"),
@@ -159,12 +159,21 @@ def test_organisation_refuses_unknown_office() -> None:
 
 @pytest.mark.parametrize(
     ("change", "key"),
-    [({"roles": {"boss": "老板"}}, "roles.boss"), ({"departments": []}, "departments")],
+    # roles are configuration (issue 12): a new one is accepted with its Chinese name, refused without
+    [({"roles": {"boss": ""}}, "roles.boss"), ({"roles": {"system": "系统"}}, "roles.system"), ({"departments": []}, "departments")],
 )
 def test_organisation_refuses_other_faults(change: dict[str, Any], key: str) -> None:
     with pytest.raises(DefinitionError) as info:
         organisation_from_data(minimal_org(**change), "departments.yaml")
     assert info.value.key == key
+
+
+def test_a_configured_role_is_a_role_like_the_others() -> None:
+    org = organisation_from_data(minimal_org(roles={"expert": "评审专家"}), "departments.yaml")
+    assert org.roles[-1] == "expert" and "dispatcher" in org.roles and org.role_names["expert"] == "评审专家"
+    assert check_roles(["expert", "handler"], allowed=org.roles) == {"expert", "handler"}
+    with pytest.raises(InvalidInput, match="未知角色“boss”"):
+        check_roles(["boss"], allowed=org.roles)
 
 
 @pytest.mark.parametrize(
