@@ -15,8 +15,9 @@ over the obligations (责任清单), the cases and their events, grouped in SQL.
   the week and in the year, done on time, the year's 按时办结率, overdue now, and the average
   working days from opening to discharge.
 
-"Now" is the end of the bulletin's week, or the present if earlier. The workflow's own names
-(its type, items, triggers) are the DOMAIN.md §4 contract and are named once, below.
+"Now" is the end of the bulletin's week, or the present if earlier. Which types, triggers, items
+and obligations each section counts is the definitions' ``bulletin:`` sections
+(``cases.bulletin_parts``); nothing here names a type.
 """
 
 from collections import defaultdict
@@ -25,30 +26,17 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, distinct, func, or_, select
 
+from cases.bulletin_parts import TOWN_COLUMNS, BulletinPart, part_of
 from cases.figures import Period, UnitFigures
 from cases.models import Case, CaseEvent
 from cases.obligations import OBLIGATIONS
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.org import Organisation
+from workflow.spec import WorkflowSpec
 
 CASES, EVENTS = Case.__table__, CaseEvent.__table__
-ENTERPRISE = "enterprise_issue"
-SITES = "scattered_polluting"
 TOWN_KINDS = ("town", "street", "park")
-CLEARING = ("cut_water", "cut_power", "cut_gas", "clear_materials", "clear_products", "clear_equipment")
-"""The 两断三清 items."""
-UTILITY_ITEMS = {"water": ("cut_water",), "power": ("cut_power",), "gas": ("cut_gas",)}
-"""The utilities and the checklist items each carries out (断水, 断电, 断气)."""
-CO_FEEDBACK = ("co_feedback",)
-TOWN_TRIGGERS = {
-    "banned": ("classify_ban", "convert_to_ban"),
-    "rectified": ("classify_rectify",),
-    "passed": ("pass_acceptance",),
-    "failed": ("fail_acceptance",),
-    "revisited": ("confirm_revisit",),
-    "relapsed": ("report_relapse",),
-}
 
 
 def _count(condition: Any) -> Any:
@@ -64,7 +52,8 @@ def _percent(part: int, whole: int) -> str:
 
 
 def overall(
-    conn: Connection, week: UnitFigures, year: UnitFigures, period: Period, year_period: Period
+    conn: Connection, week: UnitFigures, year: UnitFigures, period: Period, year_period: Period,
+    parts: list[BulletinPart],
 ) -> list[dict[str, Any]]:
     """一、总体情况: one line per figure, with the week's and the year to date's value."""
     found = {}
@@ -82,9 +71,9 @@ def overall(
     def rate(f: UnitFigures) -> str:  # the figures' own definition (as the per-unit table and the dashboard)
         return "—" if f.on_time_rate is None else f"{f.on_time_rate * 100:.1f}%"
 
+    registered = [(p.type, *p.registered) for p in parts if p.registered is not None]
     return [
-        line("registered", "新登记企业问题（件）", found["week"].get(ENTERPRISE, 0), found["year"].get(ENTERPRISE, 0)),
-        line("sites_found", "新发现“散乱污”场所（处）", found["week"].get(SITES, 0), found["year"].get(SITES, 0)),
+        *(line(key, label, found["week"].get(t, 0), found["year"].get(t, 0)) for t, key, label in registered),
         line("assigned", "交办（件）", week.assigned, year.assigned),
         line("accepted", "签收（件）", week.accepted, year.accepted),
         line("completed", "办结（件）", week.completed, year.completed),
@@ -110,12 +99,17 @@ def _done_in(start: datetime, end: datetime) -> Any:
     return and_(o.c.closed_at >= start, o.c.closed_at < end, o.c.outcome == "done")
 
 
-def towns(conn: Connection, org: Organisation, period: Period, year: Period, now: datetime) -> list[dict[str, Any]]:
+def towns(
+    conn: Connection, org: Organisation, period: Period, year: Period, now: datetime, parts: list[BulletinPart]
+) -> list[dict[str, Any]]:
     """三、散乱污整治情况（分镇街）: one line per town, street and park, then 合计."""
     as_of = min(period.end, now)
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     c, o, e = CASES, OBLIGATIONS, EVENTS
-    sites = c.c.type == SITES
+    places = [p for p in parts if p.town_columns]
+    sites = c.c.type.in_([p.type for p in places])
+    town_triggers = {k: tuple(t for p in places for t in p.town_columns.get(k, ())) for k in TOWN_COLUMNS}
+    clearing = tuple(k for p in places for k in p.clearing)
     stmt = (
         select(
             c.c.town,
@@ -127,7 +121,7 @@ def towns(conn: Connection, org: Organisation, period: Period, year: Period, now
     )
     for r in conn.execute(stmt):
         rows[r.town].update(found_week=_int(r.found_week), found_year=_int(r.found_year))
-    by_trigger = {t: name for name, triggers in TOWN_TRIGGERS.items() for t in triggers}
+    by_trigger = {t: name for name, triggers in town_triggers.items() for t in triggers}
     stmt = (
         select(c.c.town, e.c.trigger, func.count().label("n"))
         .join(c, c.c.id == e.c.case_id)
@@ -143,7 +137,7 @@ def towns(conn: Connection, org: Organisation, period: Period, year: Period, now
             _count(and_(o.c.outcome == "done", o.c.closed_at < as_of)).label("done"),
         )
         .join(c, c.c.id == o.c.case_id)
-        .where(and_(sites, o.c.key.in_(CLEARING), _owed_in(year.start, as_of)))
+        .where(and_(sites, o.c.key.in_(clearing), _owed_in(year.start, as_of)))
         .group_by(c.c.town)
     )
     for r in conn.execute(stmt):
@@ -160,7 +154,7 @@ def towns(conn: Connection, org: Organisation, period: Period, year: Period, now
     )
     for r in conn.execute(stmt):
         rows[r.town]["overdue"] = _int(r.n)
-    keys = ("found_week", "found_year", *TOWN_TRIGGERS, "clearing_owed", "clearing_done", "open", "overdue")
+    keys = ("found_week", "found_year", *TOWN_COLUMNS, "clearing_owed", "clearing_done", "open", "overdue")
     result = []
     for unit in org.codes(TOWN_KINDS):
         figures = {k: rows.get(unit, {}).get(k, 0) for k in keys}
@@ -220,19 +214,22 @@ def _line(unit: str, name: str, label: str, f: dict[str, Any] | None) -> dict[st
 
 
 def timeliness(
-    conn: Connection, org: Organisation, period: Period, year: Period, now: datetime, calendar: WorkingCalendar
+    conn: Connection, org: Organisation, period: Period, year: Period, now: datetime, calendar: WorkingCalendar,
+    specs: list[WorkflowSpec],
 ) -> dict[str, list[dict[str, Any]]]:
     """四、供水供电供气及协办单位办理时效: ``utilities`` (one line per utility and item, every
     utility listed) and ``co_units`` (one line per unit that owed co-unit feedback in the year)."""
-    items = tuple(k for keys in UTILITY_ITEMS.values() for k in keys)
+    parts = {s.type: part_of(s) for s in specs}
+    utility_items = {unit: keys for p in parts.values() for unit, keys in p.utilities.items()}
+    items = tuple(k for keys in utility_items.values() for k in keys)
     found = _timeliness_of(conn, items, period, year, now, calendar)
-    labels = {"cut_water": "断水", "cut_power": "断电", "cut_gas": "断气"}
+    labels = {k: found_item[1].label for s in specs for k in items if (found_item := s.item(k)) is not None}
     utilities = [
         _line(unit, org.name(unit), found.get((unit, key), {}).get("label") or labels.get(key, key), found.get((unit, key)))
-        for unit, keys in UTILITY_ITEMS.items() if org.find(unit) is not None
+        for unit, keys in utility_items.items() if org.find(unit) is not None
         for key in keys
     ]  # fmt: skip
-    co = _timeliness_of(conn, CO_FEEDBACK, period, year, now, calendar)
+    co = _timeliness_of(conn, tuple(k for p in parts.values() for k in p.co_feedback), period, year, now, calendar)
     co_units = [_line(unit, org.name(unit), f["label"], f) for (unit, _), f in co.items()]
     co_units.sort(key=lambda r: (-r["overdue_now"], r["unit_name"]))
     return {"utilities": utilities, "co_units": co_units}

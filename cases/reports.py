@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from cases import bulletin_parts, bulletin_store
 from cases import bulletin_sections as sections
-from cases import bulletin_store
 from cases.assessment import Weights, assess
 from cases.definitions import Definitions
 from cases.figures import Period, parse_period, totals, unit_figures
@@ -143,6 +143,7 @@ def bulletin(
     names = {r["unit"]: r["unit_name"] for r in rows}
     week_total, year_total = totals(figures), totals(to_date)
     org = definitions.org
+    specs = [definitions.current(t).spec for t in definitions.types]
     return {
         "week": week,
         "period": f"{period.first.isoformat()} 至 {(period.after - timedelta(days=1)).isoformat()}",
@@ -150,9 +151,9 @@ def bulletin(
         "rows": rows,
         "total": week_total.to_dict(),
         "year_total": year_total.to_dict(),
-        "overall": sections.overall(conn, week_total, year_total, period, year_to_date),
-        "towns": sections.towns(conn, org, period, year_to_date, now),
-        "timeliness": sections.timeliness(conn, org, period, year_to_date, now, calendar),
+        "overall": sections.overall(conn, week_total, year_total, period, year_to_date, bulletin_parts.parts_of(specs)),
+        "towns": sections.towns(conn, org, period, year_to_date, now, bulletin_parts.parts_of(specs)),
+        "timeliness": sections.timeliness(conn, org, period, year_to_date, now, calendar, specs),
         "red": [names[u] for u in scored["red"]],
         "black": [names[u] for u in scored["black"]],
         "overdue_cases": overdue_obligations(conn, definitions, now),

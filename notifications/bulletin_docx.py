@@ -465,6 +465,10 @@ FALLBACK_REQUIREMENTS = ("请各单位对照通报，认真落实“一把手”
                          "尽快办结，并书面说明超期原因。")  # fmt: skip
 
 
+FIGURE_KEYS = ("assigned", "accepted", "completed", "on_time_rate", "overdue_open", "supervised", "listed")
+"""The city's figures in 一、总体情况; the other lines are the types' registrations."""
+
+
 def _overall_text(data: dict[str, Any], rows: list[dict[str, Any]], overdue: list[Any]) -> str:
     lines = {line["key"]: line for line in data.get("overall") or []}
     if not lines:
@@ -475,9 +479,18 @@ def _overall_text(data: dict[str, Any], rows: list[dict[str, Any]], overdue: lis
         line = lines[key]
         return f"{line['label'].split('（')[0]}{line['week']}{unit}（本年累计{line['year']}{unit}）"
 
+    found = [line for line in data.get("overall") or [] if line["key"] not in FIGURE_KEYS]  # each type's 新登记
+
+    def named(line: dict[str, Any], when: str) -> str:
+        name, _, unit = line["label"].partition("（")
+        return f"{name}{line[when]}{unit.rstrip('）')}" if when == "week" else f"{line[when]}{unit.rstrip('）')}"
+
+    registered = (
+        f"本周{'、'.join(named(line, 'week') for line in found)}（本年累计分别为{'、'.join(named(line, 'year') for line in found)}）；"
+        if found else ""
+    )  # fmt: skip
     return (
-        f"本周新登记企业问题{lines['registered']['week']}件、新发现“散乱污”场所{lines['sites_found']['week']}处"
-        f"（本年累计分别为{lines['registered']['year']}件、{lines['sites_found']['year']}处）；"
+        f"{registered}"
         f"{both('assigned', '件')}，{both('accepted', '件')}，{both('completed', '件')}，"
         f"按期办结率{lines['on_time_rate']['week']}（本年{lines['on_time_rate']['year']}）；"
         f"截至通报时，超期未办结{lines['overdue_open']['week']}项，本周处于督办的{lines['supervised']['week']}项、"

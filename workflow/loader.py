@@ -35,7 +35,7 @@ from workflow.yamlfile import load_text
 
 LADDER_LEVELS = ("warned", "overdue", "supervised", "listed")
 EVIDENCE_MODES = ("none", "optional", "required")
-CONSUMER_SECTIONS = ("ledger", "notifications")
+CONSUMER_SECTIONS = ("ledger", "notifications", "bulletin")
 """Top-level keys kept raw in ``WorkflowSpec.sections`` for the package that owns them; each is
 validated by its consumer's ``check_definition`` (``caseflow workflow check`` runs them all)."""
 _TOP_KEYS = {*CONSUMER_SECTIONS, "title_field", "description", "duplicate_key", "limits", "vocabulary", "relations",

@@ -212,14 +212,16 @@ def workflow_check(directory: Path | None) -> None:
             org = load_organisation(org_file)
         if not files:
             raise InvalidInput("DIR", f"{base} 中没有 *.yaml 流程定义")
+    from cases.bulletin_parts import check_definition as bulletin_serves
     from ledger import check_definition as ledger_serves
     from notifications import check_definition as notifications_serve
 
     override = settings.template_override_dir()
     for path in files:
         spec = load_workflow(path, org)
-        # every consumer says whether it can serve the type: the ledger and the notices
+        # every consumer says whether it can serve the type: the ledger, the notices, the 通报
         ledger_serves(spec, org)
+        bulletin_serves(spec, org)
         notifications_serve(spec, org, [override] if override is not None else [])
         click.echo(
             f"通过 {path}：{spec.type}（{spec.name}）{len(spec.states)} 个状态，{len(spec.triggers)} 个操作，版本 {spec.version[:12]}"
