@@ -63,7 +63,7 @@ def _uploads(paths: tuple[Path, ...]) -> list["Upload"]:
 @comment_option
 @json_option
 def new(case_type: str, as_user: str | None, fields: tuple[str, ...], comment: str | None, as_json: bool) -> None:
-    """登记新案件。TYPE：enterprise_issue 或 scattered_polluting。"""
+    """登记新案件。TYPE：案件类型代码（如 enterprise_issue；全部类型见 caseflow workflow check）。"""
     with open_app() as app:
         view = app.cases.create(case_type, _actor(app, as_user), parse_fields(fields), comment=comment)
         _output(view, as_json, f"已登记 {view['number']}（{view['state_label']}）")

@@ -80,7 +80,7 @@ def import_group() -> None:
     "case_type",
     required=True,
     metavar="TYPE",
-    help="enterprise_issue（企业问题）或 scattered_polluting（散乱污整治）",
+    help="案件类型代码，如 enterprise_issue（企业问题）；全部类型见 caseflow workflow check",
 )
 @as_option
 @click.option("--dry-run", is_flag=True, help="只校验并报告，不写入数据库")
@@ -171,7 +171,7 @@ def export_group() -> None:
     "case_type",
     required=True,
     metavar="TYPE",
-    help="enterprise_issue（企业问题）或 scattered_polluting（散乱污整治）",
+    help="案件类型代码，如 enterprise_issue（企业问题）；全部类型见 caseflow workflow check",
 )
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option

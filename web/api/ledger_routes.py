@@ -28,7 +28,7 @@ from workflow.org import Actor
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"], responses=ERRORS)
 TypeQuery = Annotated[
-    str, Query(max_length=64, description="enterprise_issue（企业问题）或 scattered_polluting（散乱污整治）")
+    str, Query(max_length=64, description="案件类型代码（GET /api/workflows 列出全部类型），如 enterprise_issue")
 ]
 
 

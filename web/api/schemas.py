@@ -23,7 +23,7 @@ class TokenResponse(BaseModel):
 
 
 class CaseCreate(Strict):
-    type: str = Field(description="enterprise_issue 或 scattered_polluting", max_length=64)
+    type: str = Field(description="案件类型代码（GET /api/workflows 列出全部类型），如 enterprise_issue", max_length=64)
     fields: dict[str, FieldValue] = Field(default_factory=dict, description="登记字段（见 DOMAIN.md）")
     comment: str | None = Field(default=None, max_length=2000)
 
