@@ -6,7 +6,8 @@ read from its type); 当前状态 and 登记日期; for each step a row can repl
 steps of the shortest paths from the initial state, not the system's) its day (``date:<step>``,
 "<step label>日期") and its inputs (a stored input under its field's name, another as
 ``<step>.<field>``); for each checklist item its day (``item:<item>``, "<item label>日期") and the
-inputs it requires; then 办理期限 and 督办等级, which the export fills and the import ignores.
+inputs it requires; then the computed fields (a subsidy's amount), 办理期限 and 督办等级, which
+the export fills and the import ignores.
 
 What a ``ledger:`` section changes is ``ledger.definition``'s.
 """
@@ -115,4 +116,8 @@ def derived_columns(spec: WorkflowSpec) -> tuple[Column, ...]:
                 )
                 taken.add(key)
                 cols.append(_column_of_field(key, spec.fields[name], role="item_input", field=name, item=item.key))
-    return (*cols, *TAIL)
+    computed = [
+        Column(name, f.label, role="export", kind=field_kind(f), width=14, help=f"系统计算（{EXPORT_ONLY}）")
+        for name, f in spec.fields.items() if f.compute is not None
+    ]  # fmt: skip
+    return (*cols, *computed, *TAIL)

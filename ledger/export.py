@@ -81,6 +81,8 @@ class _Exporter:
         if role == "export":
             if col.key == "due_date":
                 return case_row.due_date
+            if col.key in self.spec.fields:  # a computed field
+                return self._shown(col, fields.get(col.key), org)
             return LEVEL_LABELS.get(case_row.ladder_level, case_row.ladder_level)
         if role == "flag":
             shown = path & {t for v in col.values for t in v.via}

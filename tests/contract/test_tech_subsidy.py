@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from helpers import count_rows, photo, standard_actors
 from sqlalchemy import select
 
@@ -71,7 +72,7 @@ def _walk_to_department_review(app, actors, number: str) -> None:
     app.cases.advance(number, "pass_town_review", actors.kongcheng, {"notes": "材料齐全"})
 
 
-def test_a_subsidy_is_reviewed_published_and_paid(app, people, clock) -> None:
+def test_a_subsidy_is_reviewed_published_and_paid(app, people, clock, tmp_path) -> None:
     actors, units = people
     number = app.cases.create(TYPE, actors.collector, fields("800", "B"))["number"]
     assert number.startswith("JG-")
@@ -94,6 +95,14 @@ def test_a_subsidy_is_reviewed_published_and_paid(app, people, clock) -> None:
     paid = app.cases.advance(number, "pay", units["finance"], {"voucher_no": "桐财拨〔2026〕88号"}, evidence=[photo()])
     assert paid["state"] == "paid"
     assert Decimal(app.cases.show(number, actors.dispatcher)["fields"]["amount"]) == Decimal("33.60")
+    # the ledger shows the amount with what it follows from
+    app.ledger.export_ledger(tmp_path / "台账.xlsx", case_type=TYPE)
+    sheet = load_workbook(tmp_path / "台账.xlsx")["技改设备补助"]
+    row = dict(zip([c.value for c in sheet[1]], [c.value for c in sheet[2]], strict=True))
+    assert row["编号"] == number and row["当前状态"] == "已拨付"
+    shown = {k: row[k] for k in ("设备投资额（万元）", "亩均效益评价等级", "补助比例（%）", "亩均系数（%）", "补助金额（万元）")}
+    assert {k: str(v) for k, v in shown.items()} == {"设备投资额（万元）": "800", "亩均效益评价等级": "B类", "补助比例（%）": "6",
+                                                     "亩均系数（%）": "70", "补助金额（万元）": "33.60"}
 
 
 def test_the_subsidy_sends_its_own_notices(app, people, clock) -> None:
