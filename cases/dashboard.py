@@ -109,10 +109,10 @@ class Dashboard:
 
     @property
     def closed_states(self) -> tuple[str, ...]:
-        """States in which a case is no longer open (terminal ones, and ``closed``)."""
-        names = {"closed"}
+        """States in which a case is no longer open (terminal ones, and those flagged closed)."""
+        names: set[str] = set()
         for spec in self.definitions.specs.values():
-            names |= {n for n, s in spec.states.items() if s.terminal}
+            names |= {n for n, s in spec.states.items() if s.is_closed}
         return tuple(sorted(names))
 
     # --- case lists ---------------------------------------------------------------------------
