@@ -150,6 +150,11 @@ class Replay:
                 "town" if "town" in inputs else None,
                 f"无权登记该案件：登记{spec.name}只能由{ctx.rulebook.describe(spec.create.actors)}办理",
             )
+        try:  # registration's own rules (a subsidy under 200 万元), and the computed fields
+            ctx.rulebook.register(draft, inputs)
+        except GuardFailed as refused:
+            raise RowFault(None, refused.reason) from None
+        inputs = dict(draft.fields)
         meta: dict[str, Any] = {
             "type": spec.type, "definition_version": spec.version, "state": draft.state, "version": 1,
             "title": title_of(spec, inputs), "lead_unit": None,

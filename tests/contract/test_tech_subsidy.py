@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from helpers import count_rows, photo, standard_actors
+from helpers import count_rows, photo, standard_actors, xlsx_bytes
 from sqlalchemy import select
 
 from cases.models import Case, Notification
@@ -158,3 +158,21 @@ def test_no_python_file_outside_tests_names_the_type() -> None:
         if TYPE in p.read_text(encoding="utf-8")
     ]  # fmt: skip
     assert found == []
+
+
+def test_a_ledger_import_applies_the_registration_rules_and_computes_the_amount(app, people, tmp_path) -> None:
+    actors, _ = people
+    header = ["企业名称", "统一社会信用代码", "所属镇街园区", "技改项目名称", "设备投资额（万元）", "是否纳入统计", "亩均效益评价等级"]
+    rows = [
+        ["安徽某制刷有限公司", "91340881MA2N0G8X6M", "孔城镇", "智能制刷线", 800, "是", "B类"],
+        ["安徽某包装有限公司", "91340881MA2N0G8X6M", "孔城镇", "小型改造", 150, "是", "A"],
+    ]
+    book = tmp_path / "补助台账.xlsx"
+    book.write_bytes(xlsx_bytes([header, *rows]))
+    report = app.ledger.import_ledger(book, TYPE, actors.dispatcher)
+    assert not report.stored and count_rows(app, Case) == 0  # all or nothing
+    assert [(p.row, "设备投资额不足200万元" in p.reason) for p in report.problems] == [(3, True)]
+    stored = app.ledger.import_ledger(book, TYPE, actors.dispatcher, valid_only=True)
+    assert stored.stored and len(stored.created) == 1
+    number = stored.created[0]["number"] if isinstance(stored.created[0], dict) else stored.created[0]
+    assert Decimal(app.cases.show(number, actors.dispatcher)["fields"]["amount"]) == Decimal("33.60")
