@@ -7,8 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 from helpers import count_rows, photo, standard_actors, xlsx_bytes
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from cases.models import Case, Notification
