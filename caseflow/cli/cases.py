@@ -9,6 +9,7 @@ from rich.table import Table
 
 from caseflow.cli.common import as_option, console, json_option, open_app, parse_fields, print_json
 from workflow.errors import InvalidInput
+from workflow.values import value_text
 
 if TYPE_CHECKING:  # the commands build the app (caseflow.cli.common.open_app), which imports these
     from caseflow.app import App
@@ -291,12 +292,14 @@ def _print_case(app: "App", view: dict[str, Any]) -> None:
     due = view["due_date"] or "—"
     out.print(f"期限：{due}{'（暂定）' if view['due_provisional'] else ''}    督办：{level}")
     table = Table(show_header=False, box=None)
-    for key, value in view["fields"].items():
-        label = spec.fields[key].label if spec and key in spec.fields else key
-        shown = "、".join(app.org.name(v) for v in value) if isinstance(value, list) else str(value)
-        if spec and key in spec.fields and spec.fields[key].type == "department":
-            shown = app.org.name(str(value))
-        table.add_row(label, shown)
+    shown_fields = view["fields"]
+    ordered = [k for k in (spec.fields if spec else ()) if k in shown_fields] + [k for k in shown_fields if not spec or k not in spec.fields]
+    for key in ordered:  # in the definition's order, values as people read them
+        value = shown_fields[key]
+        if spec and key in spec.fields:
+            table.add_row(spec.fields[key].label, value_text(spec, app.org, key, value))
+        else:
+            table.add_row(key, "、".join(map(str, value)) if isinstance(value, list) else str(value))
     out.print(table)
     if view["items"]:
         items = Table(title="事项")

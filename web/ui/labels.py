@@ -1,4 +1,4 @@
-"""Words people read: Chinese labels of field values, triggers, events and supervision levels,
+"""Words people read (field values: ``workflow.values``, re-exported here): Chinese labels of field values, triggers, events and supervision levels,
 times in Asia/Shanghai, and the remaining working days of a deadline."""
 
 from datetime import date, datetime
@@ -10,9 +10,10 @@ from workflow.clock import SHANGHAI
 from workflow.ladder import LEVEL_COLOURS, LEVEL_LABELS
 from workflow.org import Organisation
 from workflow.spec import WorkflowSpec
+from workflow.values import FLAG_LABELS, item_labels, value_labels, value_text
 
-FLAG_LABELS: dict[str, dict[str, str]] = {"category": {"ban": "取缔关闭", "rectify": "整顿规范"}}
-"""Labels of the values the vocabulary's effects write into case flags (``set_category_ban``)."""
+__all__ = ["FLAG_LABELS", "item_labels", "value_labels", "value_text"]  # re-exported for the pages
+
 LEVEL_CSS = {"normal": "normal", "warned": "blue", "overdue": "yellow", "supervised": "orange", "listed": "red"}
 SYSTEM_TRIGGERS = ENGINE_TRIGGER_LABELS
 KIND_GROUPS = (("unit", "成员单位"), ("street", "街道"), ("town", "镇"), ("park", "园区"))
@@ -53,38 +54,6 @@ def trigger_label(spec: WorkflowSpec | None, trigger: str) -> str:
             common = labels[0].split("（")[0]
             return common
     return trigger
-
-
-def item_labels(spec: WorkflowSpec) -> dict[str, str]:
-    return {key: item.label for c in spec.checklists.values() for key, item in c.items.items()}
-
-
-def value_labels(spec: WorkflowSpec, name: str) -> dict[str, str]:
-    """How the values of field (or flag) ``name`` read: the choices' labels of the definition, a
-    list of checklist items by their labels, a flag's values by the vocabulary's words."""
-    field = spec.fields.get(name)
-    if field is not None and field.choice_labels:
-        return dict(field.choice_labels)
-    if field is not None and field.type in ("choice_list", "text_list"):
-        return item_labels(spec)
-    return FLAG_LABELS.get(name, {})
-
-
-def value_text(spec: WorkflowSpec, org: Organisation, name: str, value: Any) -> str:
-    """A stored field value as people read it."""
-    if value is None or value == "" or value == []:
-        return "—"
-    field = spec.fields.get(name)
-    kind = field.type if field else ""
-    labels = value_labels(spec, name)
-    if kind == "yes_no":
-        return "是" if value == "yes" else "否"
-    if kind in ("department", "department_list"):
-        values = value if isinstance(value, list) else [value]
-        return "、".join(org.name(v) for v in values)
-    if isinstance(value, list):
-        return "、".join(labels.get(str(v), str(v)) for v in value)
-    return labels.get(str(value), str(value))
 
 
 def remaining(calendar: WorkingCalendar, today: date, due: str | None) -> dict[str, Any] | None:
