@@ -128,6 +128,11 @@ def test_2000_and_more_is_decided_case_by_case_by_the_convenors(app, people) -> 
     number = app.cases.create(TYPE, actors.collector, fields("2000", "A"))["number"]
     shown = app.cases.show(number, actors.dispatcher)["fields"]
     assert shown["case_by_case"] == "yes" and "amount" not in shown
+    assert "rate" not in shown  # no tier applies
+    with app.db.read() as conn:  # its notice renders without an amount (not the plain fallback)
+        html = conn.execute(select(Notification.body_html).where(Notification.case_number == number,
+                                                                  Notification.event == "application_received")).scalars().first()  # fmt: skip
+    assert html and "一事一议，待召集人核定" in html
     _walk_to_department_review(app, actors, number)
     app.cases.complete_item(number, "sti_review", units["sti"])
     app.cases.complete_item(number, "statistics_check", units["statistics"])
