@@ -69,7 +69,7 @@ def test_old_case_keeps_its_version_and_rules(app, actors, second_app):
     # the first process never loaded the new definition from a file: it reads it from the database
     assert app.cases.show(new["number"])["state_label"] == NEW_LABEL
     assert app.cases.show(old)["state_label"] == "办理中"
-    assert count_rows(app, WorkflowDefinition) == 3  # enterprise v1 and v2, one site definition
+    assert count_rows(app, WorkflowDefinition) == 4  # enterprise v1 and v2, one site and one subsidy definition
     with app.db.read() as conn:
         assert audit.verify(conn).ok
 
@@ -115,7 +115,7 @@ def test_definition_is_stored_even_if_the_first_registration_rolled_back(
     assert failures == ["QY-2026-00001"]
     number = new_enterprise_case(app)["number"]
     assert number == "QY-2026-00001"  # the failed registration took no number
-    assert count_rows(app, WorkflowDefinition) == 2
+    assert count_rows(app, WorkflowDefinition) == 3  # one per shipped type
     later = build_app(database_url, data_dir, clock=clock, config_dir=new_config)
     try:
         assert later.cases.show(number)["definition_version"] == app.definitions.current(ENTERPRISE).spec.version
