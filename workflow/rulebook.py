@@ -108,6 +108,10 @@ class Rulebook:
         self.spec = spec
         self.org = org
         self.words = rules.VOCABULARIES[spec.vocabulary]
+        actors = [*spec.create.actors, *(r for t in spec.transitions for r in t.actors)]
+        self.named_departments = frozenset(r.department for r in actors if r.department is not None)
+        """Departments a transition's actor rule names: whoever may act on a case may see it (the
+        executors of checklist items see the cases whose items they owe, ``executor``)."""
         self.machine = Machine(
             model=None,
             states=list(spec.states),
@@ -215,17 +219,7 @@ class Rulebook:
                 if unit:
                     units.add(unit)
         units |= {o.unit for o in self.spec.obligations.values() if o.unit in self.org.codes()}
-        return units | self._named_departments
-
-    @property
-    def _named_departments(self) -> set[str]:
-        """Departments a transition's actor rule names: whoever may act on a case may see it (the
-        executors of checklist items see the cases whose items they owe, ``executor``)."""
-        found = getattr(self, "_departments", None)
-        if found is None:
-            rules_ = [*self.spec.create.actors, *(r for t in self.spec.transitions for r in t.actors)]
-            found = self._departments = {r.department for r in rules_ if r.department is not None}
-        return set(found)
+        return units | self.named_departments
 
     def allowed_items(self, case: CaseDraft, actor: Actor | None = None) -> list[str]:
         """Open items of the case's current stage that ``actor`` (or anyone) may complete now."""
